@@ -1,0 +1,75 @@
+"""picloud: PiCloud's ``cloud`` API, self-hosted. ``import cloud`` is the same package."""
+
+from __future__ import annotations
+
+from picloud.api import (
+    call,
+    close,
+    connection_info,
+    delete,
+    info,
+    iresult,
+    is_simulated,
+    join,
+    kill,
+    map,
+    result,
+    start_simulator,
+    status,
+)
+from picloud.config import getconfigpath
+from picloud.exceptions import (
+    CloudException,
+    CloudTimeoutError,
+    ConfigError,
+    DependencyFailed,
+    InvalidJidError,
+    InvalidOptionError,
+    InvalidOptionTypeError,
+    JobKilled,
+    NoSuchJobError,
+    PicklingFailure,
+)
+from picloud.jobs import JobStatus, finished_statuses
+from picloud.runtime import running_on_cloud
+
+#: Pool names for ``_type``.
+c1, c2, m1, s1 = "c1", "c2", "m1", "s1"
+
+__all__ = [
+    # jobs
+    "call",
+    "map",
+    "result",
+    "iresult",
+    "join",
+    "status",
+    "info",
+    "kill",
+    "delete",
+    # connection
+    "connection_info",
+    "is_simulated",
+    "running_on_cloud",
+    "close",
+    "start_simulator",
+    "getconfigpath",
+    # statuses and pools
+    "JobStatus",
+    "finished_statuses",
+    "c1",
+    "c2",
+    "m1",
+    "s1",
+    # errors
+    "CloudException",
+    "CloudTimeoutError",
+    "NoSuchJobError",
+    "InvalidJidError",
+    "InvalidOptionError",
+    "InvalidOptionTypeError",
+    "PicklingFailure",
+    "JobKilled",
+    "DependencyFailed",
+    "ConfigError",
+]

@@ -1,0 +1,51 @@
+"""The module-level ``cloud.*`` functions: one default Cloud, on the simulator unless a cluster
+is configured."""
+
+from __future__ import annotations
+
+import logging
+
+from picloud import config
+from picloud.client import Cloud
+from picloud.engines.base import Engine
+from picloud.engines.local.engine import LocalEngine
+
+log = logging.getLogger("picloud")
+_announced = False
+
+
+def _simulator() -> Engine:
+    global _announced
+    settings = config.current()
+    if not _announced:
+        log.info(
+            "picloud: no cluster configured; jobs run on the local simulator (%d worker processes)",
+            settings.effective_num_procs,
+        )
+        _announced = True
+    return LocalEngine(settings.effective_num_procs, "simulation", settings.redirect_job_output)
+
+
+_simulator.connection_type = "simulation"  # type: ignore[attr-defined]
+_default_engine = _simulator
+_cloud = Cloud(_default_engine)
+
+
+def start_simulator(force_restart: bool = False) -> None:
+    """Run jobs on the local simulator from now on (restarting it if ``force_restart``)."""
+    if force_restart or _cloud.connection_info()["connection_type"] != "simulation":
+        _cloud.switch(_simulator)
+
+
+call = _cloud.call
+map = _cloud.map
+status = _cloud.status
+result = _cloud.result
+iresult = _cloud.iresult
+join = _cloud.join
+kill = _cloud.kill
+info = _cloud.info
+delete = _cloud.delete
+connection_info = _cloud.connection_info
+close = _cloud.close
+is_simulated = _cloud.is_simulated

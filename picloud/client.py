@@ -1,0 +1,302 @@
+"""Cloud: the PiCloud API (call, map, result, …) on top of one engine, opened on first use."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from picloud import serialization
+from picloud.callbacks import CallbackRunner
+from picloud.engines.base import Engine, Finished, Submission
+from picloud.exceptions import (
+    CloudException,
+    CloudTimeoutError,
+    DependencyFailed,
+    InvalidOptionError,
+    InvalidOptionTypeError,
+)
+from picloud.iresult import IResult
+from picloud.jids import flatten_jids, is_single
+from picloud.jobs import ALL_INFO_FIELDS, DEFAULT_INFO_FIELDS, JobStatus
+from picloud.options import check_function_arguments, parse_options, split_kwargs
+
+_INFO_GROUPS = ("memory", "cputime", "cpu_percentage", "ports")
+_clouds: weakref.WeakSet[Cloud] = weakref.WeakSet()
+
+
+class Cloud:
+    """One connection to an engine, with PiCloud's API. ``cloud`` and ``cloud.mp`` are two."""
+
+    def __init__(self, engine_factory: Callable[[], Engine]) -> None:
+        self._factory = engine_factory
+        self._engine: Engine | None = None
+        self._lock = threading.Lock()
+        self._callbacks = CallbackRunner()
+        _clouds.add(self)
+
+    # --- connection ---------------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The open engine (opened now if needed)."""
+        engine = self._engine
+        if engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._factory()
+                engine = self._engine
+        return engine
+
+    def switch(self, engine_factory: Callable[[], Engine]) -> None:
+        """Close the current engine and use ``engine_factory`` from now on."""
+        self.close()
+        self._factory = engine_factory
+
+    def close(self) -> bool:
+        """Close the engine and stop callback threads; True if something was open."""
+        with self._lock:
+            engine, self._engine = self._engine, None
+        closed = engine.close() if engine is not None else False
+        self._callbacks.close()
+        return closed
+
+    def _forget_after_fork(self) -> None:
+        self._engine = None
+        self._lock = threading.Lock()
+        self._callbacks = CallbackRunner()
+
+    def connection_info(self) -> dict[str, Any]:
+        """What this connection is (type, whether it is open, and where it runs jobs)."""
+        engine = self._engine
+        if engine is None:
+            return {"opened": False, "connection_type": self._factory_type()}
+        return engine.connection_info()
+
+    def _factory_type(self) -> str:
+        return getattr(self._factory, "connection_type", "unknown")
+
+    def is_simulated(self) -> bool:
+        """True when jobs run on this machine."""
+        return self.connection_info()["connection_type"] in ("simulation", "multiprocessing")
+
+    # --- submitting ---------------------------------------------------------------------------
+    def call(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> int:
+        """Run ``func(*args, **kwargs)`` as a job and return its jid.
+
+        Keyword arguments starting with ``_`` are PiCloud's reserved options (``_type``,
+        ``_priority``, ``_depends_on``, …); all others go to ``func``. Raises TypeError or
+        ValueError for a bad option and PicklingFailure (naming the object) when ``func`` or an
+        argument cannot be serialized; nothing is queued then."""
+        if not callable(func):
+            raise TypeError(f"cloud.call first argument ({func!r}) is not callable")
+        reserved, plain = split_kwargs(kwargs)
+        options = parse_options(reserved)
+        check_function_arguments(func, args, plain)
+        mode = options.wire.fast_serialization
+        submission = Submission(
+            func_blob=serialization.dumps_function(func),
+            func_name=serialization.function_name(func),
+            args_blobs=[_dumps_arguments(args, plain, mode, "")],
+            options=options,
+        )
+        jid = self.engine.submit(submission)[0]
+        if options.callback or options.callback_on_error:
+            self.engine.watch(
+                jid, self._callbacks.watcher(options.callback, options.callback_on_error)
+            )
+        return jid
+
+    def map(self, func: Callable[..., Any], *iterables: Iterable[Any], **kwargs: Any) -> Any:
+        """Run ``func`` on each row of the zipped ``iterables`` (shorter ones padded with None);
+        return the jids as a range, usable wherever jids are accepted."""
+        if not iterables:
+            raise ValueError("cloud.map needs at least 2 arguments")
+        if not callable(func):
+            raise TypeError(f"cloud.map first argument ({func!r}) is not callable")
+        reserved, plain = split_kwargs(kwargs)
+        if plain:
+            raise ValueError(
+                "Cannot pass keyword arguments into cloud.map Unexpected keyword "
+                f"argument {next(iter(plain))}"
+            )
+        for position, iterable in enumerate(iterables, start=2):
+            if not hasattr(iterable, "__iter__"):
+                raise TypeError(f"map argument {position} ({iterable!r}) is not an iterable")
+        options = parse_options(reserved, for_map=True)
+        mode = options.wire.fast_serialization
+        rows = iterables[0] if len(iterables) == 1 else itertools.zip_longest(*iterables)
+        blobs = _dumps_rows(rows, len(iterables) == 1, mode)
+        if not blobs:
+            return []
+        submission = Submission(
+            func_blob=serialization.dumps_function(func),
+            func_name=serialization.function_name(func),
+            args_blobs=blobs,
+            options=options,
+        )
+        return self.engine.submit(submission)
+
+    # --- reading ------------------------------------------------------------------------------
+    def status(self, jids: Any) -> Any:
+        """The status string of a jid, or a list of them for many jids."""
+        statuses = self.engine.statuses(flatten_jids(jids))
+        values = [s.value for s in statuses]
+        return values[0] if is_single(jids) else values
+
+    def join(
+        self,
+        jids: Any,
+        timeout: float | None = None,
+        ignore_errors: bool = False,
+        deadlock_check: bool = True,
+    ) -> None:
+        """Wait until the jobs finish. Raises CloudException for the first failed job found
+        (unless ignore_errors) and CloudTimeoutError (``.jid`` = the pending jids) on timeout."""
+        jid_list = flatten_jids(jids)
+        pending = self.engine.wait(jid_list, timeout, not ignore_errors)
+        if not ignore_errors:
+            for jid, status in zip(jid_list, self.engine.statuses(jid_list)):
+                if status.finished and status != JobStatus.DONE:
+                    raise self._failure(jid, self.engine.results([jid])[0])
+        if pending:
+            raise CloudTimeoutError("cloud.join timed out", pending)
+
+    def result(
+        self,
+        jids: Any,
+        timeout: float | None = None,
+        ignore_errors: bool = False,
+        deadlock_check: bool = True,
+    ) -> Any:
+        """The return value of a job (or a list for many jobs), waiting for them to finish.
+
+        Raises like ``join``. With ignore_errors, a failed job's slot holds its
+        CloudException."""
+        jid_list = flatten_jids(jids)
+        pending = self.engine.wait(jid_list, timeout, not ignore_errors)
+        finished = self.engine.results(jid_list)
+        if not ignore_errors:
+            for jid, outcome in zip(jid_list, finished):
+                if outcome.status.finished and outcome.status != JobStatus.DONE:
+                    raise self._failure(jid, outcome)
+        if pending:
+            raise CloudTimeoutError("cloud.join timed out", pending)
+        values = [
+            self._value(jid, outcome, ignore_errors) for jid, outcome in zip(jid_list, finished)
+        ]
+        return values[0] if is_single(jids) else values
+
+    def iresult(
+        self,
+        jids: Any,
+        timeout: float | None = None,
+        num_in_parallel: int = 10,
+        ignore_errors: bool = False,
+    ) -> IResult:
+        """Iterate over the results in jid order, reading ahead ``num_in_parallel`` results. A
+        failed job raises when reached; iteration can go on after it is caught."""
+        return IResult(self, flatten_jids(jids), timeout, num_in_parallel, ignore_errors)
+
+    def info(self, jids: Any, info_requested: Any = None) -> dict[int, dict[str, Any]]:
+        """``{jid: {field: value}}`` for the requested fields (default stdout, stderr, status,
+        runtime; 'all' for every field)."""
+        fields = _info_fields(info_requested)
+        return self.engine.info(flatten_jids(jids), fields)
+
+    # --- changing -----------------------------------------------------------------------------
+    def kill(self, jids: Any = None) -> None:
+        """Kill unfinished jobs; with no argument, every job of this connection."""
+        if jids is None:
+            self.engine.kill(None)
+            return
+        jid_list = flatten_jids(jids)
+        if jid_list:
+            self.engine.kill(jid_list)
+
+    def delete(self, jids: Any) -> None:
+        """Forget finished jobs (their results, output and info)."""
+        self.engine.delete(flatten_jids(jids))
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _failure(self, jid: int, outcome: Finished) -> CloudException:
+        if outcome.status == JobStatus.STALLED:
+            return DependencyFailed(outcome.exception, jid)
+        if outcome.status == JobStatus.KILLED:
+            return CloudException(outcome.exception or "Killed", jid, status="killed")
+        return CloudException(outcome.exception, jid, status=outcome.status.value)
+
+    def _value(self, jid: int, outcome: Finished, ignore_errors: bool) -> Any:
+        if outcome.status != JobStatus.DONE:
+            return self._failure(jid, outcome)
+        try:
+            return serialization.loads(outcome.result)  # type: ignore[arg-type]
+        except Exception as exc:
+            error = CloudException(
+                f"Could not unpickle the job's result: {type(exc).__name__}: {exc}",
+                jid,
+                status="done",
+            )
+            if ignore_errors:
+                return error
+            raise error from exc
+
+
+def _dumps_arguments(args: tuple, kwargs: dict, mode: int, prefix: str) -> bytes:
+    """Pickle (args, kwargs); on failure name the argument and the path inside it."""
+    try:
+        return serialization.dumps((args, kwargs), mode)
+    except Exception:
+        pass
+    for position, value in enumerate(args, start=1):
+        serialization.dumps_labelled(value, f"{prefix}argument {position}", mode)
+    for name, value in kwargs.items():
+        serialization.dumps_labelled(value, f"{prefix}keyword argument {name!r}", mode)
+    return serialization.dumps_labelled((args, kwargs), f"{prefix}arguments", mode)
+
+
+_NO_KWARGS: dict[str, Any] = {}
+
+
+def _dumps_rows(rows: Iterable[Any], single: bool, mode: int) -> list[bytes]:
+    """Pickle each map row as (args, {}); a failure names the row, argument and path."""
+    dumps = serialization.dumps
+    out: list[bytes] = []
+    append = out.append
+    for row in rows:
+        args = (row,) if single else row
+        try:
+            append(dumps((args, _NO_KWARGS), mode))
+        except Exception:
+            append(_dumps_arguments(args, _NO_KWARGS, mode, f"map item {len(out)} -> "))
+    return out
+
+
+def _info_fields(requested: Any) -> Sequence[str]:
+    if requested is None:
+        return DEFAULT_INFO_FIELDS
+    if isinstance(requested, str):
+        requested = [requested]
+    if not isinstance(requested, (list, tuple)) or not all(isinstance(f, str) for f in requested):
+        raise InvalidOptionTypeError(
+            f"info_requested must be a str or a list of str, got {requested!r}"
+        )
+    if "all" in requested:
+        return ALL_INFO_FIELDS
+    for field in requested:
+        if field not in ALL_INFO_FIELDS and field.split(".")[0] not in _INFO_GROUPS:
+            raise InvalidOptionError(
+                f"unknown info field {field!r}; choose from {', '.join(ALL_INFO_FIELDS)}, or 'all'"
+            )
+    return list(requested)
+
+
+def _after_fork_in_child() -> None:
+    """A forked worker must not use its parent's engine threads: open fresh ones if needed."""
+    for cloud in list(_clouds):
+        cloud._forget_after_fork()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
