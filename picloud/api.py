@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from picloud import config
+from picloud import broker, config
 from picloud.client import Cloud
 from picloud.engines.base import Engine
+from picloud.engines.cluster.engine import ClusterEngine
 from picloud.engines.local.engine import LocalEngine
 
 log = logging.getLogger("picloud")
@@ -27,7 +28,18 @@ def _simulator() -> Engine:
 
 
 _simulator.connection_type = "simulation"  # type: ignore[attr-defined]
-_default_engine = _simulator
+
+
+def _default_engine() -> Engine:
+    """The cluster when a broker is configured or a local fleet runs, else the simulator."""
+    settings = config.current()
+    url = None if settings.use_simulator else broker.configured_broker_url()
+    if url is None:
+        return _simulator()
+    return ClusterEngine(url, settings.api_key)
+
+
+_default_engine.connection_type = "cluster"  # type: ignore[attr-defined]
 _cloud = Cloud(_default_engine)
 
 

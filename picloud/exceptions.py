@@ -114,3 +114,14 @@ class DependencyFailed(CloudException):
 
 class ConfigError(CloudException):
     """A setting has a bad value."""
+
+
+class NoWorkerWarning(UserWarning):
+    """A job was queued to a pool no live worker serves: it waits until one starts."""
+
+    def __init__(self, queue: str) -> None:
+        super().__init__(
+            f"no live worker serves pool {queue!r}: the job waits until a worker starts "
+            f"(start one with: celery -A workers worker -Q {queue})"
+        )
+        self.queue = queue

@@ -1,0 +1,67 @@
+"""Finding and reaching the cluster's Redis broker (configured, or a running local fleet)."""
+
+from __future__ import annotations
+
+import json
+import os
+from urllib.parse import urlsplit, urlunsplit
+
+import redis
+
+from picloud import config
+from picloud.exceptions import CloudException
+
+#: Written by ``make run`` (picloud.fleet) while a local fleet runs: {"broker_url": ...}.
+FLEET_FILE = "fleet.json"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+#: Seconds to wait for a TCP connection to the broker.
+CONNECT_TIMEOUT = 3.0
+
+
+def fleet_file() -> str:
+    return os.path.join(config.getconfigpath(), FLEET_FILE)
+
+
+def running_fleet_url() -> str | None:
+    """The broker URL of the local fleet ``make run`` started, if its file is there."""
+    try:
+        with open(fleet_file(), encoding="utf-8") as handle:
+            return str(json.load(handle)["broker_url"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def configured_broker_url() -> str | None:
+    """PICLOUD_BROKER_URL / cloudconf.py's broker_url, else a running local fleet's."""
+    return config.current().broker_url or running_fleet_url()
+
+
+def broker_url() -> str:
+    """The broker workers and clients use (the default local Redis when nothing is set)."""
+    return configured_broker_url() or DEFAULT_BROKER_URL
+
+
+def redact(url: str) -> str:
+    """``url`` with any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def connect(url: str) -> redis.Redis:
+    """A client for ``url`` that fails fast (CloudException naming the broker) when it is
+    unreachable."""
+    client = redis.Redis.from_url(
+        url,
+        socket_connect_timeout=CONNECT_TIMEOUT,
+        socket_keepalive=True,
+        health_check_interval=30,
+    )
+    try:
+        client.ping()
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        raise CloudException(f"cannot reach the broker at {redact(url)}: {exc}") from None
+    return client

@@ -1,0 +1,1 @@
+"""Engines run jobs: ``local`` on this machine, ``cluster`` on Celery workers."""

@@ -1,0 +1,296 @@
+"""ClusterEngine: jobs on Celery workers through the Redis broker; state lives in Redis.
+
+Submitting is one pipeline (function, chunk payloads, the submit script); waiting blocks on
+this client's reply list instead of polling each job; reads are batched pipelines."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import pickle
+import time
+import uuid
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import redis
+
+from picloud import broker, keys
+from picloud.engines.base import Finished, Submission, Watcher
+from picloud.engines.cluster import scripts
+from picloud.engines.cluster.info import read_info
+from picloud.engines.cluster.messages import list_key, message_template, queue_name
+from picloud.engines.cluster.notices import FinishNotices
+from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
+from picloud.jids import describe_jids
+from picloud.jobs import JobStatus
+
+#: Largest number of jobs in one Celery message.
+MAX_CHUNK = 256
+#: Commands per pipeline when reading many jobs.
+READ_BATCH = 2000
+#: A pool is considered served if a worker of it reported within this many seconds.
+POOL_ALIVE_SECONDS = 30
+#: Seconds between status re-reads while waiting on jobs another client submitted.
+POLL_FOREIGN = 0.5
+
+
+def chunk_size(n: int) -> int:
+    """Jobs per message: one for small maps (spread over workers), up to MAX_CHUNK."""
+    return max(1, min(MAX_CHUNK, n // 32))
+
+
+class ClusterEngine:
+    """The Engine protocol on the Celery fleet."""
+
+    connection_type = "cluster"
+
+    def __init__(self, url: str, api_key: str = "None") -> None:
+        self.url = url
+        self.owner = api_key
+        self.redis = broker.connect(url)
+        with self._broker_errors():
+            scripts.load_all(self.redis)
+        self.client_id = uuid.uuid4().hex
+        self._chunk_ids = itertools.count()
+        self._stored_functions: set[str] = set()
+        self.notices = FinishNotices(lambda: broker.connect(url), keys.reply(self.client_id))
+        self._closed = False
+
+    @contextlib.contextmanager
+    def _broker_errors(self) -> Iterator[None]:
+        try:
+            yield
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise CloudException(f"lost the broker at {broker.redact(self.url)}: {exc}") from None
+
+    # --- submitting ---------------------------------------------------------------------------
+    def submit(self, submission: Submission) -> range:
+        options = submission.options
+        queue = queue_name(options.type, options.env)
+        blobs = submission.args_blobs
+        n = len(blobs)
+        size = chunk_size(n)
+        digest = hashlib.sha1(submission.func_blob).hexdigest()
+        spec = {"func": digest, "options": _wire(options), "queue": queue}
+        target = list_key(queue, options.priority)
+        pipe = self.redis.pipeline(transaction=False)
+        if digest not in self._stored_functions:
+            pipe.set(keys.function(digest), submission.func_blob)
+        pipe.hget(keys.POOL_HEARTBEATS, queue)
+        chunk_args: list[Any] = []
+        chunk_keys = []
+        for offset in range(0, n, size):
+            part = blobs[offset : offset + size]
+            chunk_id = f"{self.client_id}.{next(self._chunk_ids)}"
+            chunk_keys.append(keys.chunk(chunk_id))
+            pipe.set(chunk_keys[-1], pickle.dumps(list(part), 5))
+            message = message_template(
+                queue, options.priority, {**spec, "chunk": chunk_id, "count": len(part)}
+            )
+            chunk_args += [target, len(part), message, chunk_id]
+        deps = options.depends_on
+        scripts.queue(
+            pipe,
+            "submit",
+            time.time(),
+            n,
+            self.notices.reply_key,
+            self.owner,
+            options.depends_on_errors,
+            "1" if options.restartable else "0",
+            json.dumps(_meta(submission, queue, digest)),
+            len(deps),
+            *deps,
+            len(chunk_args) // 4,
+            *chunk_args,
+        )
+        self.notices.start()
+        with self._broker_errors():
+            replies = _execute(self.redis, pipe)
+        self._stored_functions.add(digest)
+        outcome = replies[-1]
+        if outcome[0] == b"nodep":
+            self.redis.delete(*chunk_keys)
+            raise CloudException(f"This dependency does not exist: job {int(outcome[1])}")
+        _warn_if_unserved(queue, replies[-2 - len(chunk_keys)])
+        start = int(outcome[1])
+        return range(start, start + n)
+
+    # --- reading ------------------------------------------------------------------------------
+    def statuses(self, jids: Sequence[int]) -> list[JobStatus]:
+        values = self._read(jids, lambda pipe, jid: pipe.hget(keys.job(jid), "status"))
+        out = []
+        for jid, value in zip(jids, values):
+            if value is None:
+                raise NoSuchJobError(jid)
+            out.append(JobStatus(value.decode()))
+        return out
+
+    def _read(self, jids: Sequence[int], command: Any) -> list[Any]:
+        """Run ``command(pipe, jid)`` for every jid, in pipelines of READ_BATCH."""
+        out: list[Any] = []
+        with self._broker_errors():
+            for start in range(0, len(jids), READ_BATCH):
+                pipe = self.redis.pipeline(transaction=False)
+                for jid in jids[start : start + READ_BATCH]:
+                    command(pipe, jid)
+                out.extend(pipe.execute())
+        return out
+
+    def wait(self, jids: Sequence[int], timeout: float | None, stop_on_error: bool) -> list[int]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pending = list(jids)
+        notices = self.notices
+        with notices.changed:
+            failures_seen = len(notices.failures)
+        while True:
+            statuses = self.statuses(pending)
+            if stop_on_error and any(s.finished and s != JobStatus.DONE for s in statuses):
+                return [j for j, s in zip(pending, statuses) if not s.finished]
+            pending = [j for j, s in zip(pending, statuses) if not s.finished]
+            # Own jobs are announced on the reply list; re-reading is only the safety net for
+            # other clients' jobs, so it gets rarer as the wait grows.
+            next_read = time.monotonic() + max(POLL_FOREIGN, len(pending) / 20_000)
+            position = 0
+            with notices.changed:
+                while True:
+                    finished = notices.finished
+                    while position < len(pending) and pending[position] in finished:
+                        position += 1
+                    rest = [j for j in pending[position:] if j not in finished]
+                    if not rest:
+                        return []
+                    if stop_on_error and len(notices.failures) > failures_seen:
+                        new_failures = notices.failures[failures_seen:]
+                        failures_seen += len(new_failures)
+                        wanted = set(rest)
+                        if any(j in wanted for j in new_failures):
+                            return rest
+                    now = time.monotonic()
+                    if deadline is not None and now >= deadline:
+                        return rest
+                    if now >= next_read:
+                        break
+                    limit = next_read if deadline is None else min(next_read, deadline)
+                    notices.changed.wait(limit - now)
+                pending = rest
+
+    def results(self, jids: Sequence[int]) -> list[Finished]:
+        def read(pipe: Any, jid: int) -> None:
+            pipe.hmget(keys.job(jid), "status", "exception")
+            pipe.get(keys.result(jid))
+
+        values = self._read(jids, read)
+        out = []
+        for position, jid in enumerate(jids):
+            (status, exception), result = values[2 * position], values[2 * position + 1]
+            if status is None:
+                raise NoSuchJobError(jid)
+            out.append(
+                Finished(
+                    JobStatus(status.decode()),
+                    result,
+                    exception.decode() if exception is not None else None,
+                )
+            )
+        return out
+
+    def info(self, jids: Sequence[int], fields: Sequence[str]) -> dict[int, dict[str, Any]]:
+        with self._broker_errors():
+            return read_info(self.redis, jids, fields)
+
+    def watch(self, jid: int, watcher: Watcher) -> None:
+        status = self.notices.add_watcher(jid, watcher)
+        if status is None:
+            current = self.statuses([jid])[0]
+            if current.finished:
+                for registered in self.notices.take_watchers(jid):
+                    registered(jid, current)
+        else:
+            watcher(jid, status)
+
+    def connection_info(self) -> dict[str, Any]:
+        return {
+            "opened": not self._closed,
+            "connection_type": self.connection_type,
+            "broker_url": broker.redact(self.url),
+            "api_key": self.owner,
+        }
+
+    # --- killing and deleting -----------------------------------------------------------------
+    def kill(self, jids: Sequence[int] | None) -> None:
+        targets = self._own_jids() if jids is None else jids
+        if jids is not None:
+            self.statuses(targets)  # unknown jids raise before anything is killed
+        with self._broker_errors():
+            for start in range(0, len(targets), READ_BATCH):
+                scripts.run(self.redis, "kill", time.time(), *targets[start : start + READ_BATCH])
+
+    def _own_jids(self) -> list[int]:
+        with self._broker_errors():
+            starts = [int(s) for s in self.redis.zrange(keys.owner_batches(self.owner), 0, -1)]
+            sizes = self._read(starts, lambda pipe, start: pipe.hget(keys.batch(start), "n"))
+        return [j for start, n in zip(starts, sizes) if n for j in range(start, start + int(n))]
+
+    def delete(self, jids: Sequence[int]) -> None:
+        with self._broker_errors():
+            reply = scripts.run(self.redis, "delete", *jids) if jids else [b"ok"]
+        if reply[0] == b"missing":
+            raise NoSuchJobError(int(reply[1]))
+        if reply[0] == b"unfinished":
+            unfinished = [int(j) for j in reply[1:]]
+            raise CloudException(
+                f"cannot delete unfinished jobs ({describe_jids(unfinished)}); "
+                "kill them or wait for them first"
+            )
+        self.notices.forget(list(jids))
+
+    def close(self) -> bool:
+        if self._closed:
+            return False
+        self._closed = True
+        self.notices.close(self.redis)
+        self.redis.close()
+        return True
+
+
+def _execute(client: redis.Redis, pipe: Any) -> list[Any]:
+    """Run a pipeline that calls scripts, loading them first if Redis lost them."""
+    try:
+        return pipe.execute()
+    except redis.exceptions.NoScriptError:
+        scripts.load_all(client)
+        return pipe.execute()
+
+
+def _wire(options: Any) -> dict[str, Any]:
+    wire = options.wire
+    return {
+        "fast_serialization": wire.fast_serialization,
+        "profile": wire.profile,
+        "kill_process": wire.kill_process,
+        "max_runtime": wire.max_runtime,
+        "os_env_vars": [list(pair) for pair in wire.os_env_vars],
+    }
+
+
+def _meta(submission: Submission, queue: str, digest: str) -> dict[str, Any]:
+    options = submission.options
+    return {
+        "function": submission.func_name,
+        "func": digest,
+        "queue": queue,
+        "label": options.label,
+        "priority": options.priority,
+        "depends_on": list(options.depends_on),
+        "attributes": options.attributes,
+    }
+
+
+def _warn_if_unserved(queue: str, last_seen: bytes | None) -> None:
+    if last_seen is None or time.time() - float(last_seen) > POOL_ALIVE_SECONDS:
+        warnings.warn(NoWorkerWarning(queue), stacklevel=4)

@@ -1,0 +1,148 @@
+"""``info()`` fields of cluster jobs, read from Redis in two pipelines."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from picloud import defaults, keys, serialization
+from picloud.exceptions import NoSuchJobError
+from picloud.jobs import JobStatus
+
+_TIMES = ("created", "started", "finished")
+_SERVED_WITHIN = 30.0
+
+
+def _text(value: bytes | None) -> str | None:
+    return value.decode("utf-8", errors="replace") if value is not None else None
+
+
+def _when(value: bytes | None) -> datetime | None:
+    return datetime.fromtimestamp(float(value), UTC) if value else None
+
+
+def read_info(
+    client: redis.Redis, jids: Sequence[int], fields: Sequence[str]
+) -> dict[int, dict[str, Any]]:
+    """``{jid: {field: value}}``; NoSuchJobError for an unknown jid."""
+    pipe = client.pipeline(transaction=False)
+    for jid in jids:
+        pipe.hgetall(keys.job(jid))
+    jobs = [{k.decode(): v for k, v in h.items()} for h in pipe.execute()]
+    for jid, job in zip(jids, jobs):
+        if not job:
+            raise NoSuchJobError(jid)
+    batches = sorted({job["batch"] for job in jobs})
+    pipe = client.pipeline(transaction=False)
+    for batch in batches:
+        pipe.hget(keys.batch(int(batch)), "meta")
+    pipe.hgetall(keys.POOL_HEARTBEATS)
+    *metas, pools = pipe.execute()
+    meta_of = {b: json.loads(m) if m else {} for b, m in zip(batches, metas)}
+    extra = _extras(client, jids, jobs, meta_of, fields)
+    return {
+        jid: _fields(job, meta_of[job["batch"]], extra.get(jid, {}), pools, fields)
+        for jid, job in zip(jids, jobs)
+    }
+
+
+def _extras(
+    client: redis.Redis,
+    jids: Sequence[int],
+    jobs: list[dict[str, bytes]],
+    meta_of: dict[bytes, dict[str, Any]],
+    fields: Sequence[str],
+) -> dict[int, dict[str, Any]]:
+    """Fields that need more reads: output tails, arguments, the function."""
+    wanted = [f for f in ("stdout", "stderr") if f in fields]
+    need_args = "args" in fields or "kwargs" in fields
+    if not (wanted or need_args or "func_body" in fields):
+        return {}
+    pipe = client.pipeline(transaction=False)
+    plan: list[tuple[int, str]] = []
+    for jid, job in zip(jids, jobs):
+        for stream in wanted:
+            pipe.getrange(keys.output(jid, stream), -defaults.OUTPUT_TAIL_CHARS, -1)
+            plan.append((jid, stream))
+        if need_args:
+            chunk = job["chunk"].decode()
+            pipe.get(keys.chunk(chunk))
+            pipe.hget(keys.chunk_message(chunk), "first")
+            plan += [(jid, "payload"), (jid, "first")]
+        if "func_body" in fields:
+            pipe.get(keys.function(meta_of[job["batch"]].get("func", "")))
+            plan.append((jid, "func_body"))
+    out: dict[int, dict[str, Any]] = {}
+    for (jid, name), value in zip(plan, pipe.execute()):
+        out.setdefault(jid, {})[name] = value
+    for jid, values in out.items():
+        if "stdout" in values or "stderr" in values:
+            for stream in wanted:
+                values[stream] = _text(values[stream]) or ""
+        if values.get("payload") is not None and values.get("first") is not None:
+            blobs = serialization.loads(values.pop("payload"))
+            values["args"], values["kwargs"] = serialization.loads(
+                blobs[jid - int(values.pop("first"))]
+            )
+        if values.get("func_body") is not None:
+            values["func_body"] = serialization.loads(values["func_body"])
+    return out
+
+
+def _fields(
+    job: dict[str, bytes],
+    meta: dict[str, Any],
+    extra: dict[str, Any],
+    pools: dict[bytes, bytes],
+    fields: Sequence[str],
+) -> dict[str, Any]:
+    status = JobStatus(job["status"].decode())
+    attributes = meta.get("attributes", {})
+    computed = {
+        "status": lambda: status.value,
+        "exception": lambda: _text(job.get("exception")),
+        "runtime": lambda: _runtime(job, status),
+        "attempts": lambda: int(job.get("attempts", b"0")),
+        "worker": lambda: _worker(job, meta, pools),
+        "profile": lambda: _text(job.get("profile")),
+        "type": lambda: attributes.get("core_type"),
+        "attributes": lambda: attributes,
+    }
+    out: dict[str, Any] = {}
+    for field in fields:
+        if field in extra:
+            out[field] = extra[field]
+        elif field in computed:
+            out[field] = computed[field]()
+        elif field in _TIMES:
+            out[field] = _when(job.get(field))
+        elif field in ("function", "label", "priority", "queue", "depends_on"):
+            out[field] = meta.get(field)
+        elif field in ("env", "vol"):
+            out[field] = attributes.get(field)
+        else:
+            out[field] = None
+    return out
+
+
+def _runtime(job: dict[str, bytes], status: JobStatus) -> float | None:
+    if "runtime" in job and status.finished:
+        return float(job["runtime"])
+    if status == JobStatus.PROCESSING and job.get("started"):
+        return time.time() - float(job["started"])
+    return None
+
+
+def _worker(job: dict[str, bytes], meta: dict[str, Any], pools: dict[bytes, bytes]) -> Any:
+    if job.get("worker"):
+        return job["worker"].decode()
+    queue = meta.get("queue", "")
+    seen = pools.get(queue.encode())
+    if seen is None or time.time() - float(seen) > _SERVED_WITHIN:
+        return f"no worker serves pool {queue!r}"
+    return None

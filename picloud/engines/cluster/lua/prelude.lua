@@ -1,0 +1,121 @@
+-- Shared by every picloud script (see scripts.py): job state transitions in one atomic step,
+-- dependency release/stall, ledger events and finish notices.
+local P = 'pc:'
+local FINISHED = {done = true, error = true, killed = true, stalled = true}
+local FAILED = {error = true, killed = true, stalled = true}
+local events = {}   -- status -> list of jids, one ledger event per status
+local notices = {}  -- reply list -> list of finished jids
+
+local function record(jid, status)
+  local list = events[status]
+  if not list then list = {}; events[status] = list end
+  list[#list + 1] = jid
+  if FINISHED[status] then
+    local reply = redis.call('HGET', P .. 'job:' .. jid, 'reply')
+    if reply then
+      local nl = notices[reply]
+      if not nl then nl = {}; notices[reply] = nl end
+      nl[#nl + 1] = jid .. ':' .. status
+    end
+  end
+end
+
+-- "1-5,9": sorted jids folded into ranges
+local function ranges(jids)
+  table.sort(jids, function(a, b) return tonumber(a) < tonumber(b) end)
+  local out, first, last = {}, nil, nil
+  for _, v in ipairs(jids) do
+    local j = tonumber(v)
+    if first and j == last + 1 then
+      last = j
+    else
+      if first then out[#out + 1] = (first == last) and tostring(first) or (first .. '-' .. last) end
+      first, last = j, j
+    end
+  end
+  if first then out[#out + 1] = (first == last) and tostring(first) or (first .. '-' .. last) end
+  return table.concat(out, ',')
+end
+
+local function flush(now)
+  for status, jids in pairs(events) do
+    redis.call('XADD', P .. 'events', 'MAXLEN', '~', 1000000, '*',
+      'status', status, 'jids', ranges(jids), 'time', now)
+  end
+  for reply, jids in pairs(notices) do
+    redis.call('LPUSH', reply, table.concat(jids, ','))
+    redis.call('EXPIRE', reply, 86400)
+  end
+end
+
+local function batch_jids(b)
+  local start = tonumber(b)
+  return start, start + tonumber(redis.call('HGET', P .. 'batch:' .. b, 'n')) - 1
+end
+
+local function release(b)
+  redis.call('HSET', P .. 'batch:' .. b, 'state', 'released')
+  local first, last = batch_jids(b)
+  for j = first, last do
+    local k = P .. 'job:' .. j
+    if redis.call('HGET', k, 'status') == 'waiting' then
+      redis.call('HSET', k, 'status', 'queued')
+      record(j, 'queued')
+    end
+  end
+  local held = redis.call('LRANGE', P .. 'held:' .. b, 0, -1)
+  for i = 1, #held, 2 do redis.call('LPUSH', held[i], held[i + 1]) end
+  redis.call('DEL', P .. 'held:' .. b, P .. 'pending:' .. b)
+end
+
+-- every waiting job of batch b becomes stalled, naming the failed parent; returns them
+local function stall(b, parent, pstatus, now, work)
+  redis.call('HSET', P .. 'batch:' .. b, 'state', 'stalled')
+  redis.call('DEL', P .. 'held:' .. b, P .. 'pending:' .. b)
+  local msg = 'Could not start due to dependency erroring: job ' .. parent .. ' ended ' .. pstatus
+  local first, last = batch_jids(b)
+  for j = first, last do
+    local k = P .. 'job:' .. j
+    if redis.call('HGET', k, 'status') == 'waiting' then
+      redis.call('HSET', k, 'status', 'stalled', 'finished', now, 'exception', msg)
+      record(j, 'stalled')
+      work[#work + 1] = {j, 'stalled'}
+    end
+  end
+end
+
+-- release or stall whatever waited on the jobs in `work` ({jid, status} pairs)
+local function propagate(work, now)
+  while #work > 0 do
+    local item = table.remove(work)
+    local parent, pstatus = item[1], item[2]
+    local ck = P .. 'children:' .. parent
+    local kids = redis.call('SMEMBERS', ck)
+    if #kids > 0 then
+      redis.call('DEL', ck)
+      for _, b in ipairs(kids) do
+        local bk = P .. 'batch:' .. b
+        if redis.call('HGET', bk, 'state') == 'waiting' then
+          if FAILED[pstatus] and redis.call('HGET', bk, 'deperr') == 'abort' then
+            stall(b, parent, pstatus, now, work)
+          else
+            redis.call('SREM', P .. 'pending:' .. b, parent)
+            if redis.call('SCARD', P .. 'pending:' .. b) == 0 then release(b) end
+          end
+        end
+      end
+    end
+  end
+end
+
+-- end an unfinished job with `status`; false if it had finished already
+local function finish(jid, status, now, exception)
+  local k = P .. 'job:' .. jid
+  local current = redis.call('HGET', k, 'status')
+  if not current or FINISHED[current] then return false end
+  redis.call('HSET', k, 'status', status, 'finished', now)
+  if exception and exception ~= '' then redis.call('HSET', k, 'exception', exception) end
+  record(jid, status)
+  propagate({{jid, status}}, now)
+  return true
+end

@@ -1,0 +1,57 @@
+-- ARGV: now, n, reply, owner, deperr, restartable, meta, ndeps, deps..., nchunks,
+--       then per chunk: queue, count, message template (__FIRST__ = its first jid), chunk id
+-- Returns {'ok', start, status} or {'nodep', jid}.
+local now, n, reply, owner = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local deperr, restartable, meta = ARGV[5], ARGV[6], ARGV[7]
+local ndeps, i = tonumber(ARGV[8]), 9
+local pending, failed = {}, nil
+for _ = 1, ndeps do
+  local dep = ARGV[i]; i = i + 1
+  local st = redis.call('HGET', P .. 'job:' .. dep, 'status')
+  if not st then return {'nodep', dep} end
+  if FAILED[st] then
+    if deperr == 'abort' and not failed then failed = {dep, st} end
+  elseif not FINISHED[st] then
+    pending[#pending + 1] = dep
+  end
+end
+local start = redis.call('INCRBY', P .. 'jid', n) - n + 1
+local state = 'released'
+if failed or #pending > 0 then state = 'waiting' end
+local status = (state == 'waiting') and 'waiting' or 'queued'
+redis.call('HSET', P .. 'batch:' .. start, 'n', n, 'state', state, 'deperr', deperr,
+  'created', now, 'owner', owner, 'reply', reply, 'restartable', restartable, 'meta', meta)
+redis.call('ZADD', P .. 'owner:' .. owner, start, start)
+local nchunks = tonumber(ARGV[i]); i = i + 1
+local offset = 0
+for _ = 1, nchunks do
+  local queue, count, template, chunk = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
+  i = i + 4
+  local first = start + offset
+  local message = string.gsub(template, '__FIRST__', tostring(first))
+  for j = first, first + count - 1 do
+    redis.call('HSET', P .. 'job:' .. j, 'status', status, 'batch', start, 'chunk', chunk,
+      'reply', reply, 'created', now)
+    record(j, status)
+  end
+  redis.call('HSET', P .. 'chunkmsg:' .. chunk, 'queue', queue, 'message', message,
+    'first', first, 'count', count)
+  if state == 'released' then
+    redis.call('LPUSH', queue, message)
+  else
+    redis.call('RPUSH', P .. 'held:' .. start, queue, message)
+  end
+  offset = offset + count
+end
+if failed then
+  local work = {}
+  stall(start, failed[1], failed[2], now, work)
+  propagate(work, now)
+elseif #pending > 0 then
+  for _, dep in ipairs(pending) do
+    redis.call('SADD', P .. 'pending:' .. start, dep)
+    redis.call('SADD', P .. 'children:' .. dep, start)
+  end
+end
+flush(now)
+return {'ok', start, failed and 'stalled' or status}

