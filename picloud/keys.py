@@ -18,13 +18,9 @@ POOL_HEARTBEATS = PREFIX + "pools"
 
 
 def job(jid: int) -> str:
-    """Hash of one job's state: status, batch, chunk, times, worker, attempts, exception."""
+    """Hash of one job's state: status, batch, chunk, times, worker, attempts, exception,
+    and the pickled result once done."""
     return f"{PREFIX}job:{jid}"
-
-
-def result(jid: int) -> str:
-    """The pickled return value of a done job."""
-    return f"{PREFIX}result:{jid}"
 
 
 def output(jid: int, stream: str) -> str:

@@ -98,14 +98,12 @@ class ChunkRun:
                 raise
             scripts.load_all(context.redis)
             reply, payload, func_blob = pipe.execute()
-        jids: list[int] = []
+        claimed, *busy = reply
+        jids = [int(j) for j in claimed.split(b",")] if claimed else []
         lost: dict[str, list[int]] = {}
-        for position in range(0, len(reply), 3):
-            jid, state, holder = int(reply[position]), reply[position + 1], reply[position + 2]
-            if state == b"claimed":
-                jids.append(jid)
-            elif context.owner_is_gone(holder.decode()):
-                lost.setdefault(holder.decode(), []).append(jid)
+        for jid, holder in zip(busy[::2], busy[1::2]):
+            if context.owner_is_gone(holder.decode()):
+                lost.setdefault(holder.decode(), []).append(int(jid))
         for holder, held in lost.items():
             taken = scripts.run(
                 context.redis,
@@ -125,15 +123,10 @@ class ChunkRun:
             return
         args: list[Any] = []
         for o in outcomes:
-            args += [
-                o.jid,
-                o.status,
-                o.started,
-                o.runtime,
-                o.exception or "",
-                o.profile or "",
-                o.result if o.result is not None else "",
-            ]
+            body = o.result if o.status == JobStatus.DONE.value else (o.exception or "")
+            args += [f"{o.jid} {o.status} {o.started!r} {o.runtime!r} {int(bool(o.profile))}", body]
+            if o.profile:
+                args.append(o.profile)
         scripts.run(
             self.context.redis,
             "finish",

@@ -131,19 +131,8 @@ class Watchdog:
         """The job ignored JobKilled: record it killed and end this process."""
         text = f"{self._reason} (the job did not stop within {KILL_GRACE:g} s; its process exited)"
         try:
-            scripts.run(
-                self._client,
-                "finish",
-                time.time(),
-                self._owner,
-                "",
-                jid,
-                JobStatus.KILLED.value,
-                self.started,
-                time.time() - self.started,
-                text,
-                "",
-                "",
-            )
+            header = f"{jid} {JobStatus.KILLED.value} {self.started!r} "
+            header += f"{time.time() - self.started!r} 0"
+            scripts.run(self._client, "finish", time.time(), self._owner, "", header, text)
         finally:
             os._exit(1)

@@ -10,6 +10,7 @@ import hashlib
 import itertools
 import json
 import pickle
+import struct
 import time
 import uuid
 import warnings
@@ -28,6 +29,9 @@ from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
 from picloud.jids import describe_jids
 from picloud.jobs import JobStatus
 
+_STATUS_OF = {ord(s.value[0]): s for s in JobStatus}
+_MISSING = ord("-")
+_LENGTH = struct.Struct(">I")
 #: Largest number of jobs in one Celery message.
 MAX_CHUNK = 256
 #: Commands per pipeline when reading many jobs.
@@ -122,24 +126,19 @@ class ClusterEngine:
 
     # --- reading ------------------------------------------------------------------------------
     def statuses(self, jids: Sequence[int]) -> list[JobStatus]:
-        values = self._read(jids, lambda pipe, jid: pipe.hget(keys.job(jid), "status"))
+        letters = b"".join(self._each_batch("statuses", jids))
         out = []
-        for jid, value in zip(jids, values):
-            if value is None:
+        for jid, letter in zip(jids, letters):
+            if letter == _MISSING:
                 raise NoSuchJobError(jid)
-            out.append(JobStatus(value.decode()))
+            out.append(_STATUS_OF[letter])
         return out
 
-    def _read(self, jids: Sequence[int], command: Any) -> list[Any]:
-        """Run ``command(pipe, jid)`` for every jid, in pipelines of READ_BATCH."""
-        out: list[Any] = []
+    def _each_batch(self, script: str, jids: Sequence[int]) -> Iterator[Any]:
+        """Run a read script over ``jids`` in batches of READ_BATCH."""
         with self._broker_errors():
             for start in range(0, len(jids), READ_BATCH):
-                pipe = self.redis.pipeline(transaction=False)
-                for jid in jids[start : start + READ_BATCH]:
-                    command(pipe, jid)
-                out.extend(pipe.execute())
-        return out
+                yield scripts.run(self.redis, script, *jids[start : start + READ_BATCH])
 
     def wait(self, jids: Sequence[int], timeout: float | None, stop_on_error: bool) -> list[int]:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -180,23 +179,21 @@ class ClusterEngine:
                 pending = rest
 
     def results(self, jids: Sequence[int]) -> list[Finished]:
-        def read(pipe: Any, jid: int) -> None:
-            pipe.hmget(keys.job(jid), "status", "exception")
-            pipe.get(keys.result(jid))
-
-        values = self._read(jids, read)
-        out = []
-        for position, jid in enumerate(jids):
-            (status, exception), result = values[2 * position], values[2 * position + 1]
-            if status is None:
-                raise NoSuchJobError(jid)
-            out.append(
-                Finished(
-                    JobStatus(status.decode()),
-                    result,
-                    exception.decode() if exception is not None else None,
-                )
-            )
+        out: list[Finished] = []
+        for blob in self._each_batch("results", jids):
+            view, offset = memoryview(blob), 0
+            while offset < len(view):
+                letter = view[offset]
+                (size,) = _LENGTH.unpack_from(view, offset + 1)
+                body = bytes(view[offset + 5 : offset + 5 + size])
+                offset += 5 + size
+                if letter == _MISSING:
+                    raise NoSuchJobError(jids[len(out)])
+                status = _STATUS_OF[letter]
+                if status == JobStatus.DONE:
+                    out.append(Finished(status, body, None))
+                else:
+                    out.append(Finished(status, None, body.decode("utf-8", "replace") or None))
         return out
 
     def info(self, jids: Sequence[int], fields: Sequence[str]) -> dict[int, dict[str, Any]]:
@@ -233,7 +230,10 @@ class ClusterEngine:
     def _own_jids(self) -> list[int]:
         with self._broker_errors():
             starts = [int(s) for s in self.redis.zrange(keys.owner_batches(self.owner), 0, -1)]
-            sizes = self._read(starts, lambda pipe, start: pipe.hget(keys.batch(start), "n"))
+            pipe = self.redis.pipeline(transaction=False)
+            for start in starts:
+                pipe.hget(keys.batch(start), "n")
+            sizes = pipe.execute()
         return [j for start, n in zip(starts, sizes) if n for j in range(start, start + int(n))]
 
     def delete(self, jids: Sequence[int]) -> None:

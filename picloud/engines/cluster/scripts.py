@@ -11,7 +11,17 @@ from typing import Any
 import redis
 
 _LUA_DIR = Path(__file__).with_name("lua")
-NAMES = ("submit", "claim", "takeover", "finish", "kill", "delete", "requeue")
+NAMES = (
+    "submit",
+    "claim",
+    "takeover",
+    "finish",
+    "kill",
+    "delete",
+    "requeue",
+    "statuses",
+    "results",
+)
 
 
 @cache

@@ -12,7 +12,7 @@ if #unfinished > 0 then
 end
 for i = 1, #ARGV do
   local j = ARGV[i]
-  redis.call('DEL', P .. 'job:' .. j, P .. 'result:' .. j, P .. 'out:' .. j .. ':stdout',
+  redis.call('DEL', P .. 'job:' .. j, P .. 'out:' .. j .. ':stdout',
     P .. 'out:' .. j .. ':stderr', P .. 'children:' .. j)
 end
 return {'ok'}

@@ -1,14 +1,24 @@
--- A worker reports finished jobs. ARGV: now, owner, chunk id (or '' if more follow), then per
--- job: jid, status, started, runtime, exception, profile, result ('' unless done)
+-- A worker reports finished jobs. ARGV: now, owner, chunk id ('' while more follow), then two
+-- per job: "jid status started runtime has_profile", then the result (done) or error text;
+-- a third, the profile text, when has_profile is 1.
 local now, owner, chunk = ARGV[1], ARGV[2], ARGV[3]
-for i = 4, #ARGV, 7 do
-  local j = ARGV[i]
+local i = 4
+while i <= #ARGV do
+  local j, status, started, runtime, has_profile =
+    string.match(ARGV[i], '^(%d+) (%a+) (%S+) (%S+) (%d)$')
+  local body = ARGV[i + 1]
+  local profile = nil
+  i = i + 2
+  if has_profile == '1' then profile = ARGV[i]; i = i + 1 end
   local k = P .. 'job:' .. j
-  if redis.call('HGET', k, 'status') == 'processing' and redis.call('HGET', k, 'worker') == owner then
-    redis.call('HSET', k, 'started', ARGV[i + 2], 'runtime', ARGV[i + 3])
-    if ARGV[i + 5] ~= '' then redis.call('HSET', k, 'profile', ARGV[i + 5]) end
-    if ARGV[i + 1] == 'done' then redis.call('SET', P .. 'result:' .. j, ARGV[i + 6]) end
-    finish(j, ARGV[i + 1], now, ARGV[i + 4])
+  local current, holder, reply, children =
+    unpack(redis.call('HMGET', k, 'status', 'worker', 'reply', 'children'))
+  if current == 'processing' and holder == owner then
+    local field = (status == 'done') and 'result' or 'exception'
+    redis.call('HSET', k, 'status', status, 'finished', now, 'started', started,
+      'runtime', runtime, field, body)
+    if profile then redis.call('HSET', k, 'profile', profile) end
+    settled(j, status, now, reply, children)
   end
 end
 if chunk ~= '' then redis.call('ZREM', P .. 'leases', chunk) end

@@ -6,18 +6,21 @@ local FAILED = {error = true, killed = true, stalled = true}
 local events = {}   -- status -> list of jids, one ledger event per status
 local notices = {}  -- reply list -> list of finished jids
 
-local function record(jid, status)
+-- a status change for the ledger; a finished one is also noticed on `reply` (if given)
+local function note(jid, status, reply)
   local list = events[status]
   if not list then list = {}; events[status] = list end
   list[#list + 1] = jid
-  if FINISHED[status] then
-    local reply = redis.call('HGET', P .. 'job:' .. jid, 'reply')
-    if reply then
-      local nl = notices[reply]
-      if not nl then nl = {}; notices[reply] = nl end
-      nl[#nl + 1] = jid .. ':' .. status
-    end
+  if reply and FINISHED[status] then
+    local nl = notices[reply]
+    if not nl then nl = {}; notices[reply] = nl end
+    nl[#nl + 1] = jid .. ':' .. status
   end
+end
+
+local function record(jid, status)
+  local reply = FINISHED[status] and redis.call('HGET', P .. 'job:' .. jid, 'reply')
+  note(jid, status, reply)
 end
 
 -- "1-5,9": sorted jids folded into ranges
@@ -108,14 +111,22 @@ local function propagate(work, now)
   end
 end
 
+-- a job has just been written finished: tell the ledger, its client and its dependents
+local function settled(jid, status, now, reply, children)
+  note(jid, status, reply)
+  if children then propagate({{jid, status}}, now) end
+end
+
 -- end an unfinished job with `status`; false if it had finished already
 local function finish(jid, status, now, exception)
   local k = P .. 'job:' .. jid
-  local current = redis.call('HGET', k, 'status')
+  local current, reply, children = unpack(redis.call('HMGET', k, 'status', 'reply', 'children'))
   if not current or FINISHED[current] then return false end
-  redis.call('HSET', k, 'status', status, 'finished', now)
-  if exception and exception ~= '' then redis.call('HSET', k, 'exception', exception) end
-  record(jid, status)
-  propagate({{jid, status}}, now)
+  if exception and exception ~= '' then
+    redis.call('HSET', k, 'status', status, 'finished', now, 'exception', exception)
+  else
+    redis.call('HSET', k, 'status', status, 'finished', now)
+  end
+  settled(jid, status, now, reply, children)
   return true
 end

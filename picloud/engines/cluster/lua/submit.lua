@@ -32,7 +32,7 @@ for _ = 1, nchunks do
   for j = first, first + count - 1 do
     redis.call('HSET', P .. 'job:' .. j, 'status', status, 'batch', start, 'chunk', chunk,
       'reply', reply, 'created', now)
-    record(j, status)
+    note(j, status, nil)
   end
   redis.call('HSET', P .. 'chunkmsg:' .. chunk, 'queue', queue, 'message', message,
     'first', first, 'count', count)
@@ -51,6 +51,7 @@ elseif #pending > 0 then
   for _, dep in ipairs(pending) do
     redis.call('SADD', P .. 'pending:' .. start, dep)
     redis.call('SADD', P .. 'children:' .. dep, start)
+    redis.call('HSET', P .. 'job:' .. dep, 'children', 1)
   end
 end
 flush(now)
