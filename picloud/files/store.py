@@ -1,0 +1,81 @@
+"""The Store protocol every file backend implements, and choosing one from the settings."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import Protocol
+
+from picloud import config
+from picloud.config import Settings
+from picloud.files.names import check_api_key
+from picloud.files.streams import Readable
+
+
+class ByteStream(Protocol):
+    """A readable, closable stream of bytes."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class Opened:
+    """A file opened for reading: a stream over the requested range, the whole file's size, and
+    its md5 when the store had it at hand (None: ask ``Store.md5``)."""
+
+    stream: ByteStream
+    size: int
+    md5: str | None = None
+
+
+class Store(Protocol):
+    """One API key's files. Names reaching a store have passed ``names.check_name``."""
+
+    #: Where the files live, for messages (a folder or an endpoint and bucket).
+    location: str
+
+    def put(self, name: str, source: Readable, size_hint: int | None = None) -> str:
+        """Store what is left in ``source`` as ``name`` (replacing it); return its md5."""
+        ...
+
+    def open(self, name: str, start: int, end: int | None) -> Opened:
+        """Bytes ``start``..``end`` (inclusive; None = the end) of ``name``; NoSuchFileError if
+        missing. A range past the end gives an empty stream."""
+        ...
+
+    def md5(self, name: str) -> str:
+        """md5 hex digest of the content of ``name``; NoSuchFileError if missing."""
+        ...
+
+    def exists(self, name: str) -> bool:
+        """Whether ``name`` is stored."""
+        ...
+
+    def names(self) -> list[str]:
+        """Every stored name, sorted."""
+        ...
+
+    def delete(self, name: str) -> bool:
+        """Remove ``name``; False if there was no such file."""
+        ...
+
+
+def current_store() -> Store:
+    """The store for the settings in force (built on first use in this process, then reused)."""
+    return _build(os.getpid(), config.current(), config.getconfigpath())
+
+
+@functools.lru_cache(maxsize=8)
+def _build(pid: int, settings: Settings, home: str) -> Store:
+    """A store per process (a forked worker must not share the parent's connections)."""
+    api_key = check_api_key(settings.api_key)
+    if settings.s3_endpoint:
+        from picloud.files.s3 import S3Store
+
+        return S3Store.from_settings(settings, api_key)
+    from picloud.files.local import LocalFolderStore
+
+    return LocalFolderStore(os.path.join(home, "files"), api_key)
