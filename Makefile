@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(PY) -m picloud.demo
+	$(PY) -m picloud.fleet
 
 test: install
 	$(PY) -m pytest

@@ -27,7 +27,8 @@ def _simulator() -> Engine:
     return LocalEngine(settings.effective_num_procs, "simulation", settings.redirect_job_output)
 
 
-_simulator.connection_type = "simulation"  # type: ignore[attr-defined]
+def _simulation() -> str:
+    return "simulation"
 
 
 def _default_engine() -> Engine:
@@ -39,14 +40,19 @@ def _default_engine() -> Engine:
     return ClusterEngine(url, settings.api_key)
 
 
-_default_engine.connection_type = "cluster"  # type: ignore[attr-defined]
-_cloud = Cloud(_default_engine)
+def _default_type() -> str:
+    settings = config.current()
+    configured = not settings.use_simulator and broker.configured_broker_url()
+    return "cluster" if configured else "simulation"
+
+
+_cloud = Cloud(_default_engine, _default_type)
 
 
 def start_simulator(force_restart: bool = False) -> None:
     """Run jobs on the local simulator from now on (restarting it if ``force_restart``)."""
     if force_restart or _cloud.connection_info()["connection_type"] != "simulation":
-        _cloud.switch(_simulator)
+        _cloud.switch(_simulator, _simulation)
 
 
 call = _cloud.call

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import pickle
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
@@ -31,8 +32,14 @@ _clouds: weakref.WeakSet[Cloud] = weakref.WeakSet()
 class Cloud:
     """One connection to an engine, with PiCloud's API. ``cloud`` and ``cloud.mp`` are two."""
 
-    def __init__(self, engine_factory: Callable[[], Engine]) -> None:
+    def __init__(
+        self, engine_factory: Callable[[], Engine], connection_type: Callable[[], str]
+    ) -> None:
+        """``engine_factory`` opens the engine on first use; ``connection_type`` says, without
+        opening anything, which kind it would open ('simulation', 'multiprocessing',
+        'cluster')."""
         self._factory = engine_factory
+        self._connection_type = connection_type
         self._engine: Engine | None = None
         self._lock = threading.Lock()
         self._callbacks = CallbackRunner()
@@ -50,10 +57,13 @@ class Cloud:
                 engine = self._engine
         return engine
 
-    def switch(self, engine_factory: Callable[[], Engine]) -> None:
+    def switch(
+        self, engine_factory: Callable[[], Engine], connection_type: Callable[[], str]
+    ) -> None:
         """Close the current engine and use ``engine_factory`` from now on."""
         self.close()
         self._factory = engine_factory
+        self._connection_type = connection_type
 
     def close(self) -> bool:
         """Close the engine and stop callback threads; True if something was open."""
@@ -72,11 +82,8 @@ class Cloud:
         """What this connection is (type, whether it is open, and where it runs jobs)."""
         engine = self._engine
         if engine is None:
-            return {"opened": False, "connection_type": self._factory_type()}
+            return {"opened": False, "connection_type": self._connection_type()}
         return engine.connection_info()
-
-    def _factory_type(self) -> str:
-        return getattr(self._factory, "connection_type", "unknown")
 
     def is_simulated(self) -> bool:
         """True when jobs run on this machine."""
@@ -102,12 +109,7 @@ class Cloud:
             args_blobs=[_dumps_arguments(args, plain, mode, "")],
             options=options,
         )
-        jid = self.engine.submit(submission)[0]
-        if options.callback or options.callback_on_error:
-            self.engine.watch(
-                jid, self._callbacks.watcher(options.callback, options.callback_on_error)
-            )
-        return jid
+        return self._submit(submission)[0]
 
     def map(self, func: Callable[..., Any], *iterables: Iterable[Any], **kwargs: Any) -> Any:
         """Run ``func`` on each row of the zipped ``iterables`` (shorter ones padded with None);
@@ -125,7 +127,7 @@ class Cloud:
         for position, iterable in enumerate(iterables, start=2):
             if not hasattr(iterable, "__iter__"):
                 raise TypeError(f"map argument {position} ({iterable!r}) is not an iterable")
-        options = parse_options(reserved, for_map=True)
+        options = parse_options(reserved)
         mode = options.wire.fast_serialization
         rows = iterables[0] if len(iterables) == 1 else itertools.zip_longest(*iterables)
         blobs = _dumps_rows(rows, len(iterables) == 1, mode)
@@ -137,7 +139,17 @@ class Cloud:
             args_blobs=blobs,
             options=options,
         )
-        return self.engine.submit(submission)
+        return self._submit(submission)
+
+    def _submit(self, submission: Submission) -> range:
+        """Queue the jobs and register their callbacks."""
+        jids = self.engine.submit(submission)
+        options = submission.options
+        if options.callback or options.callback_on_error:
+            watcher = self._callbacks.watcher(options.callback, options.callback_on_error)
+            for jid in jids:
+                self.engine.watch(jid, watcher)
+        return jids
 
     # --- reading ------------------------------------------------------------------------------
     def status(self, jids: Any) -> Any:
@@ -177,6 +189,15 @@ class Cloud:
         CloudException."""
         jid_list = flatten_jids(jids)
         pending = self.engine.wait(jid_list, timeout, not ignore_errors)
+        blobs = None if pending else self.engine.done_results(jid_list)
+        if blobs is not None:
+            loads = serialization.loads
+            try:
+                values = [loads(blob) for blob in blobs]
+            except Exception:  # one result does not unpickle: the slow path names its job
+                pass
+            else:
+                return values[0] if is_single(jids) else values
         finished = self.engine.results(jid_list)
         if not ignore_errors:
             for jid, outcome in zip(jid_list, finished):
@@ -265,7 +286,11 @@ def _dumps_rows(rows: Iterable[Any], single: bool, mode: int) -> list[bytes]:
     dumps = serialization.dumps
     out: list[bytes] = []
     append = out.append
+    plain, fast_dumps = serialization.PLAIN_SCALARS, pickle.dumps
     for row in rows:
+        if single and type(row) in plain:  # identical bytes to cloudpickle's, 3x faster
+            append(fast_dumps(((row,), _NO_KWARGS), serialization.PROTOCOL))
+            continue
         args = (row,) if single else row
         try:
             append(dumps((args, _NO_KWARGS), mode))

@@ -69,9 +69,6 @@ class CloudTimeoutError(CloudException):
     def __init__(self, value: Any = "Timed out", jid: Any = None) -> None:
         super().__init__(value, jid=jid)
 
-    def __str__(self) -> str:
-        return str(self.parameter)
-
 
 class NoSuchJobError(CloudException):
     """Does not exist or was purged from cache"""

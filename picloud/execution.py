@@ -55,11 +55,14 @@ def run_job(
     runtime.job.jid = jid
     try:
         args, kwargs = serialization.loads(args_blob)
-        with _environment(options.os_env_vars), _redirected(output):
-            if options.profile:
-                value, profile_text = _profiled(func, args, kwargs)
-            else:
-                value = func(*args, **kwargs)
+        if output is None and not options.os_env_vars and not options.profile:
+            value = func(*args, **kwargs)  # the common case, without context managers
+        else:
+            with _environment(options.os_env_vars), _redirected(output):
+                if options.profile:
+                    value, profile_text = _profiled(func, args, kwargs)
+                else:
+                    value = func(*args, **kwargs)
     except JobKilled:
         return Outcome(
             jid,

@@ -48,9 +48,10 @@ def chunk_message(chunk_id: str) -> str:
     return f"{PREFIX}chunkmsg:{chunk_id}"
 
 
-def owner_batches(owner: str) -> str:
-    """Sorted set of the batch starts one api key submitted."""
-    return f"{PREFIX}owner:{owner}"
+def client_batches(client_id: str) -> str:
+    """Sorted set of the batch starts one client (connection) submitted: what ``kill()``
+    with no argument kills."""
+    return f"{PREFIX}batches:{client_id}"
 
 
 def reply(client_id: str) -> str:

@@ -15,8 +15,7 @@ def _engine() -> LocalEngine:
     )
 
 
-_engine.connection_type = "multiprocessing"  # type: ignore[attr-defined]
-_cloud = Cloud(_engine)
+_cloud = Cloud(_engine, lambda: "multiprocessing")
 
 call = _cloud.call
 map = _cloud.map

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import os
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -95,18 +96,15 @@ def split_kwargs(kwargs: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, A
     return reserved, plain
 
 
-def parse_options(reserved: Mapping[str, Any], *, for_map: bool = False) -> JobOptions:
+def parse_options(reserved: Mapping[str, Any]) -> JobOptions:
     """Validate reserved keywords; raise a clear error naming the first bad one."""
+    if not reserved:
+        return _DEFAULT_OPTIONS
     for name in reserved:
         if name not in RESERVED:
             raise _unknown(name)
     get = reserved.get
     job_type = _job_type(get("_type", "c1"), get("_high_cpu", False))
-    if for_map and (get("_callback") is not None or get("_callback_on_error") is not None):
-        raise InvalidOptionError(
-            "cloud.map does not take _callback or _callback_on_error "
-            "(call cloud.result on the jids, or use cloud.call for each job)"
-        )
     wire = WireOptions(
         fast_serialization=_fast_serialization(get("_fast_serialization", 0)),
         profile=bool(get("_profile", False)),
@@ -128,6 +126,9 @@ def parse_options(reserved: Mapping[str, Any], *, for_map: bool = False) -> JobO
         restartable=_bool_strict("_restartable", get("_restartable", True)),
         wire=wire,
     )
+
+
+_DEFAULT_OPTIONS = JobOptions()
 
 
 def _unknown(name: str) -> InvalidOptionTypeError:
@@ -266,11 +267,30 @@ def _os_env_vars(value: Any) -> tuple[tuple[str, str], ...]:
 
 def check_function_arguments(func: Callable[..., Any], args: tuple, kwargs: dict) -> None:
     """Raise TypeError as Python would if ``func`` cannot take these arguments."""
-    try:
-        signature = inspect.signature(func)
-    except (TypeError, ValueError):  # builtins without a signature: let the job find out
+    signature = _signature(func)
+    if signature is None:  # builtins without a signature: let the job find out
         return
     try:
         signature.bind(*args, **kwargs)
     except TypeError as exc:
         raise TypeError(f"{getattr(func, '__name__', func)}(): {exc}") from None
+
+
+_signatures: weakref.WeakKeyDictionary[Any, inspect.Signature] = weakref.WeakKeyDictionary()
+
+
+def _signature(func: Callable[..., Any]) -> inspect.Signature | None:
+    """``inspect.signature``, remembered per function (it costs 7 µs a call)."""
+    try:
+        return _signatures[func]
+    except (KeyError, TypeError):
+        pass
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+    try:
+        _signatures[func] = signature
+    except TypeError:  # not weakly referenceable: not remembered
+        pass
+    return signature

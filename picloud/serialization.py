@@ -24,7 +24,7 @@ PROTOCOL = 5
 #: ``_fast_serialization`` values: 0 = debug info on failure, 1 = no debug info, 2 = plain pickle.
 DEBUG, NO_DEBUG, PLAIN = 0, 1, 2
 #: Scalars that pickle identically with pickle and cloudpickle (the fast path).
-_PLAIN_SCALARS = frozenset({int, float, str, bytes, bool, type(None), complex})
+PLAIN_SCALARS = frozenset({int, float, str, bytes, bool, type(None), complex})
 
 loads = pickle.loads
 
@@ -38,9 +38,7 @@ class _Pickler(cloudpickle.Pickler):
     """cloudpickle, but code objects keep their file name, so remote tracebacks name the
     user's file instead of ``<dynamic-code>``."""
 
-    dispatch_table = ChainMap(
-        {types.CodeType: _keep_filename}, cloudpickle.Pickler.dispatch_table
-    )
+    dispatch_table = ChainMap({types.CodeType: _keep_filename}, cloudpickle.Pickler.dispatch_table)
 
 
 class _ReusablePickler(threading.local):
@@ -68,7 +66,7 @@ _reusable = _ReusablePickler()
 
 def dumps(obj: Any, mode: int = DEBUG) -> bytes:
     """Serialize an argument tuple or a result. Raises whatever the pickler raises."""
-    if mode == PLAIN or type(obj) in _PLAIN_SCALARS:
+    if mode == PLAIN or type(obj) in PLAIN_SCALARS:
         return pickle.dumps(obj, PROTOCOL)
     return _reusable.dumps(obj)
 

@@ -43,9 +43,21 @@ def redis_server() -> Iterator[str]:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="picloud-redis-") as data:
         process = subprocess.Popen(
-            [str(REDIS_SERVER), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", data],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(REDIS_SERVER),
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                data,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         url = f"redis://127.0.0.1:{port}/0"
         client = redis.Redis.from_url(url)
@@ -66,22 +78,44 @@ def _pings(client: redis.Redis) -> bool:
 
 
 class Worker:
-    """One ``celery -A workers worker`` process for a queue, in its own process group."""
+    """One ``celery -A workers worker`` process for some queues (``"c1,c1.myenv"``), in its own
+    process group."""
 
-    def __init__(self, url: str, queue: str, concurrency: int, log_dir: Path) -> None:
+    def __init__(self, url: str, queues: str, concurrency: int, log_dir: Path) -> None:
         self.url = url
-        self.queue = queue
-        self.log_path = log_dir / f"worker-{queue}-{time.monotonic_ns()}.log"
-        env = dict(os.environ, PICLOUD_BROKER_URL=url,
-                   PYTHONPATH=os.pathsep.join([str(REPO), *sys.path]))
+        self.queues = queues.split(",")
+        self.queue = self.queues[0]
+        self.log_path = log_dir / f"worker-{self.queue}-{time.monotonic_ns()}.log"
+        env = dict(
+            os.environ, PICLOUD_BROKER_URL=url, PYTHONPATH=os.pathsep.join([str(REPO), *sys.path])
+        )
         command = [
-            sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", queue,
-            "-n", f"{queue}-{os.getpid()}@%h", "-c", str(concurrency),
-            "--without-gossip", "--without-mingle", "-l", "INFO",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers",
+            "worker",
+            "-Q",
+            queues,
+            "-n",
+            f"{self.queue}-{os.getpid()}@%h",
+            "-c",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "-l",
+            "INFO",
         ]
-        self._log = open(self.log_path, "wb")  # noqa: SIM115
-        self.process = subprocess.Popen(command, cwd=REPO, env=env, stdout=self._log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
+        with open(self.log_path, "wb") as log:  # the worker keeps its own copy of the file
+            self.process = subprocess.Popen(
+                command,
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def wait_ready(self, timeout: float = 30) -> None:
         """Wait until this worker's reaper said it serves the queue."""
@@ -91,8 +125,8 @@ class Worker:
         def beating() -> bool:
             if self.process.poll() is not None:
                 raise RuntimeError(f"worker for {self.queue} exited:\n{self.log()}")
-            seen = client.hget("pc:pools", self.queue)
-            return seen is not None and float(seen) >= started - 1
+            seen = client.hmget("pc:pools", self.queues)
+            return all(s is not None and float(s) >= started - 1 for s in seen)
 
         try:
             wait_until(beating, timeout, f"a worker for {self.queue}")
@@ -114,7 +148,6 @@ class Worker:
         except ProcessLookupError:
             pass
         self.process.wait(timeout=10)
-        self._log.close()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -123,5 +156,3 @@ class Worker:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.kill()
-                return
-        self._log.close()

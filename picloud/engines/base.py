@@ -51,6 +51,10 @@ class Engine(Protocol):
     def results(self, jids: Sequence[int]) -> list[Finished]:
         """Each job's status, result bytes and error text (result is None unless done)."""
 
+    def done_results(self, jids: Sequence[int]) -> list[bytes] | None:
+        """The result bytes of every job if all are done (a fast path for whole maps), else
+        None: the caller then uses ``results``."""
+
     def info(self, jids: Sequence[int], fields: Sequence[str]) -> dict[int, dict[str, Any]]:
         """The requested info fields of each job."""
 

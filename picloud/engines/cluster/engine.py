@@ -104,6 +104,7 @@ class ClusterEngine:
             n,
             self.notices.reply_key,
             self.owner,
+            keys.client_batches(self.client_id),
             options.depends_on_errors,
             "1" if options.restartable else "0",
             json.dumps(_meta(submission, queue, digest)),
@@ -196,6 +197,12 @@ class ClusterEngine:
                     out.append(Finished(status, None, body.decode("utf-8", "replace") or None))
         return out
 
+    def done_results(self, jids: Sequence[int]) -> list[bytes] | None:
+        finished = self.results(jids)
+        if any(f.status != JobStatus.DONE for f in finished):
+            return None
+        return [f.result for f in finished]  # type: ignore[misc]
+
     def info(self, jids: Sequence[int], fields: Sequence[str]) -> dict[int, dict[str, Any]]:
         with self._broker_errors():
             return read_info(self.redis, jids, fields)
@@ -229,7 +236,7 @@ class ClusterEngine:
 
     def _own_jids(self) -> list[int]:
         with self._broker_errors():
-            starts = [int(s) for s in self.redis.zrange(keys.owner_batches(self.owner), 0, -1)]
+            starts = [int(s) for s in self.redis.zrange(keys.client_batches(self.client_id), 0, -1)]
             pipe = self.redis.pipeline(transaction=False)
             for start in starts:
                 pipe.hget(keys.batch(start), "n")

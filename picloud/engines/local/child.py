@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections import OrderedDict
 from multiprocessing.connection import Connection
 from typing import Any
 
 from picloud import runtime, serialization
-from picloud.engines.local.output import job_output
+from picloud.engines.local.output import JobStream
 from picloud.exceptions import JobKilled
-from picloud.execution import Outcome, run_job
+from picloud.execution import Outcome, remote_traceback, run_job
 from picloud.jobs import JobStatus
 from picloud.options import WireOptions
 
@@ -22,8 +23,10 @@ FLUSH_INTERVAL = 0.005
 FUNCTION_CACHE_SIZE = 64
 
 # Slots of the shared array a worker and the engine both see.
-CURRENT, STARTED, KILL_TARGET, KILL_REASON, CONTROL = range(5)
-SLOT_SIZE = 5
+# CURRENT: the jid running now (0 = none); LAST_STARTED: the last jid of this chunk that
+# started (kept after it ends, until its chunk is reported done).
+CURRENT, STARTED, KILL_TARGET, KILL_REASON, CONTROL, LAST_STARTED = range(6)
+SLOT_SIZE = 6
 REASON_USER, REASON_MAX_RUNTIME = 1, 2
 
 
@@ -37,6 +40,7 @@ class _Child:
         self.control_seen = 0.0
         self.stopping = False
         self.options = WireOptions()
+        self.streams: tuple[JobStream, ...] = ()
 
     def on_sigint(self, signum: int, frame: Any) -> None:
         """Raise JobKilled in the running job if the engine asked to kill exactly this job."""
@@ -87,52 +91,42 @@ class _Child:
     def run_chunk(self, func_blob: bytes, options: WireOptions, items: list) -> bool:
         """Run one chunk; return False when this process must exit afterwards."""
         self.options = options
-        slot, send = self.slot, self.conn.send
+        slot = self.slot
+        report = _Report(self.conn)
         try:
             func = self.function(func_blob)
         except Exception:
-            from picloud.execution import remote_traceback
-
             text = "Could not depickle the job's function:\n" + remote_traceback()
-            now = time.time()
-            send(
-                (
-                    "out",
-                    [Outcome(j, JobStatus.ERROR.value, None, text, now, 0.0) for j, _ in items],
-                    True,
-                    False,
-                )
-            )
+            for jid, _ in items:
+                report.add(Outcome(jid, JobStatus.ERROR.value, None, text, time.time(), 0.0))
+            report.send(chunk_done=True, exiting=False)
             return True
-        pending: list[Outcome] = []
-        last_flush = time.monotonic()
         exiting = False
+        slot[LAST_STARTED] = 0
         for jid, args_blob in items:
             if slot[CONTROL] != self.control_seen:
                 self.drain_control()
             if jid in self.skip:
                 continue
             outcome = self.run_one(jid, func, args_blob, options)
-            pending.append(outcome)
+            report.add(outcome)
             exiting = options.kill_process or outcome.status == JobStatus.KILLED.value
             if exiting:
                 break
-            now = time.monotonic()
-            if now - last_flush > FLUSH_INTERVAL:
-                send(("out", pending, False, False))
-                pending = []
-                last_flush = now
-        send(("out", pending, True, exiting))
+            if report.due():
+                report.send(chunk_done=False, exiting=False)
+        report.send(chunk_done=True, exiting=exiting)
         self.skip.clear()
         return not exiting
 
     def run_one(self, jid: int, func: Any, args_blob: bytes, options: WireOptions) -> Outcome:
-        slot = self.slot
+        slot, streams = self.slot, self.streams
         slot[STARTED] = time.time()
-        slot[CURRENT] = jid
-        output = job_output(self.outdir, jid) if self.outdir else None
+        slot[CURRENT] = slot[LAST_STARTED] = jid
+        for stream in streams:
+            stream.begin(jid)
         try:
-            return run_job(jid, func, args_blob, options, output)
+            return run_job(jid, func, args_blob, options)
         except JobKilled:  # the kill landed just after the function returned
             return Outcome(
                 jid,
@@ -144,12 +138,55 @@ class _Child:
             )
         finally:
             slot[CURRENT] = 0
+            for stream in streams:
+                stream.end()
+
+
+class _Report:
+    """Outcomes on their way to the engine: done jobs as columns (cheap to pickle), the rest
+    as Outcome tuples. Sent at least every FLUSH_INTERVAL while a chunk runs."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.last_sent = time.monotonic()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.jids: list[int] = []
+        self.results: list[bytes | None] = []
+        self.started: list[float] = []
+        self.runtimes: list[float] = []
+        self.others: list[Outcome] = []
+
+    def add(self, outcome: Outcome) -> None:
+        if outcome.status == _DONE and outcome.profile is None:
+            self.jids.append(outcome.jid)
+            self.results.append(outcome.result)
+            self.started.append(outcome.started)
+            self.runtimes.append(outcome.runtime)
+        else:
+            self.others.append(outcome)
+
+    def due(self) -> bool:
+        return time.monotonic() - self.last_sent > FLUSH_INTERVAL
+
+    def send(self, chunk_done: bool, exiting: bool) -> None:
+        done = (self.jids, self.results, self.started, self.runtimes)
+        self.conn.send(("out", done, self.others, chunk_done, exiting))
+        self._reset()
+        self.last_sent = time.monotonic()
+
+
+_DONE = JobStatus.DONE.value
 
 
 def child_main(conn: Connection, slot: Any, outdir: str | None) -> None:
     """Entry point of a worker process (forked from the engine's process)."""
     runtime.in_worker = True
     child = _Child(conn, slot, outdir)
+    if outdir:
+        child.streams = (JobStream(outdir, "stdout"), JobStream(outdir, "stderr"))
+        sys.stdout, sys.stderr = child.streams
     signal.signal(signal.SIGINT, child.on_sigint)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:

@@ -20,6 +20,7 @@ from picloud.engines.local.child import REASON_MAX_RUNTIME, REASON_USER
 from picloud.engines.local.info import job_info
 from picloud.engines.local.output import remove_output
 from picloud.engines.local.table import (
+    DONE,
     FINISHED_CODES,
     KILLED,
     PROCESSING,
@@ -130,19 +131,45 @@ class LocalEngine:
             return [STATUSES[code] for code in self._codes(jids)]
 
     def _codes(self, jids: Sequence[int]) -> list[int]:
-        running = {w.current for w in self._workers}
+        """Status codes; a queued job a worker has started is processing (lock held)."""
         code = self._table.code
         out = [code(jid) for jid in jids]
-        if len(running) > 1 or 0 not in running:
+        busy = [w for w in self._workers if w.busy]
+        if busy:
             for position, jid in enumerate(jids):
-                if out[position] == QUEUED and jid in running:
+                if out[position] == QUEUED and any(w.has_started(jid) for w in busy):
                     out[position] = PROCESSING
         return out
+
+    def _whole_batch(self, jids: Sequence[int]) -> Batch | None:
+        """The batch when ``jids`` is exactly one map's range (lock held)."""
+        if not isinstance(jids, range) or jids.step != 1 or not jids:
+            return None
+        batch, _ = self._table.locate(jids[0])
+        return batch if batch.start == jids[0] and batch.stop == jids.stop else None
+
+    def done_results(self, jids: Sequence[int]) -> list[bytes] | None:
+        with self._lock:
+            batch = self._whole_batch(jids)
+            if batch is None or batch.status.count(DONE) != batch.n:
+                return None
+            return batch.results[:]  # type: ignore[return-value]
 
     def wait(self, jids: Sequence[int], timeout: float | None, stop_on_error: bool) -> list[int]:
         deadline = None if timeout is None else time.monotonic() + timeout
         position = 0
         with self._lock:
+            batch = self._whole_batch(jids)
+            while batch is not None and batch.unfinished and not self._closed:
+                # a whole map: wait on its counter instead of job by job
+                if stop_on_error and batch.exceptions:
+                    break
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            if batch is not None and batch.status.count(DONE) == batch.n:
+                return []
             code = self._table.code
             for jid in jids:  # unknown jids fail before any waiting
                 code(jid)
@@ -229,9 +256,8 @@ class LocalEngine:
                 deadline = time.monotonic() + defaults.KILL_GRACE_SECONDS
                 holder.interrupt(jid, REASON_USER, deadline)
             return True
-        if holder is not None:
+        if holder is not None:  # its report, if it ran already, is ignored: killed wins
             holder.skip([jid])
-            del holder.assigned[jid]
         self._table.finish(batch, index, KILLED)
         return False
 
@@ -273,12 +299,13 @@ class LocalEngine:
         worker = next(w for w in self._workers if w.conn is conn)
         try:
             while conn.poll():
-                _, outcomes, chunk_done, exiting = conn.recv()
+                _, done, outcomes, chunk_done, exiting = conn.recv()
+                self._record_done(worker, done)
                 self._record(worker, outcomes)
                 if exiting:
                     worker.retiring = True
                 elif chunk_done:
-                    worker.busy = False
+                    worker.chunk_done()
                     self._idle.append(worker)
         except (EOFError, OSError):
             pass
@@ -287,6 +314,19 @@ class LocalEngine:
         # The worker is gone. Replace it outside the except block: a process forked inside one
         # inherits the exception as the context of every error its jobs raise.
         self._replace(worker)
+
+    def _record_done(self, worker: WorkerProcess, done: tuple) -> None:
+        """Record jobs that returned a value, sent as columns (jids, results, starts, times)."""
+        table, pop, pid = self._table, worker.assigned.pop, worker.pid
+        for jid, result, started, runtime in zip(*done):
+            batch, index = pop(jid)
+            if batch.status[index] in FINISHED_CODES:
+                continue
+            batch.started[index] = started
+            batch.runtime[index] = runtime
+            batch.workers[index] = pid
+            batch.results[index] = result
+            table.finish(batch, index, DONE)
 
     def _record(self, worker: WorkerProcess, outcomes: list) -> None:
         table, assigned = self._table, worker.assigned

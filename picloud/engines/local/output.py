@@ -5,23 +5,33 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from picloud.execution import Output
 
-
-class LazyFile:
-    """A text stream that creates its file on the first write and flushes every write,
-    so the engine can read the output while the job runs."""
+class JobStream:
+    """A worker's sys.stdout or sys.stderr for its whole life: what a job writes goes to that
+    job's file, created on its first write and flushed on every write, so the engine can read
+    it while the job runs. Jobs that print nothing cost no file."""
 
     encoding = "utf-8"
     errors = "replace"
 
-    def __init__(self, path: str) -> None:
-        self.path = path
+    def __init__(self, outdir: str, stream: str) -> None:
+        self.outdir = outdir
+        self.stream = stream
+        self.jid = 0
         self._file: Any = None
+
+    def begin(self, jid: int) -> None:
+        self.jid = jid
+
+    def end(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
     def write(self, text: str) -> int:
         if self._file is None:
-            self._file = open(self.path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
+            path = output_path(self.outdir, self.jid, self.stream)
+            self._file = open(path, "a", encoding="utf-8", errors="replace")  # noqa: SIM115
         written = self._file.write(text)
         self._file.flush()
         return written
@@ -40,21 +50,10 @@ class LazyFile:
     def writable(self) -> bool:
         return True
 
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
 
 def output_path(outdir: str, jid: int, stream: str) -> str:
     """Where job ``jid``'s ``stream`` ('stdout' or 'stderr') is kept."""
     return os.path.join(outdir, f"{jid}.{stream}")
-
-
-def job_output(outdir: str, jid: int) -> Output:
-    return Output(
-        LazyFile(output_path(outdir, jid, "stdout")), LazyFile(output_path(outdir, jid, "stderr"))
-    )
 
 
 def read_tail(outdir: str, jid: int, stream: str, chars: int) -> str | None:

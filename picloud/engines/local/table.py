@@ -45,14 +45,16 @@ class Batch:
         "waiting_on",
     )
 
-    def __init__(self, start: int, submission: Submission, waiting_on: set[int]) -> None:
+    def __init__(
+        self, start: int, submission: Submission, waiting_on: set[int], waiting: bool
+    ) -> None:
         n = len(submission.args_blobs)
         self.start = start
         self.n = n
         self.submission = submission
         self.options = submission.options
         self.created = time.time()
-        self.status = bytearray([WAITING if waiting_on else QUEUED]) * n
+        self.status = bytearray([WAITING if waiting else QUEUED]) * n
         self.results: list[bytes | None] = [None] * n
         self.exceptions: dict[int, str] = {}
         self.started = [0.0] * n
@@ -115,12 +117,12 @@ class JobTable:
     def add(self, submission: Submission) -> Batch:
         """Add a submission's jobs: queued, waiting on dependencies, or stalled at once."""
         parents = self._unfinished_parents(submission)
+        failed = self._failed_parent(submission)
         start = self.next_jid
-        batch = Batch(start, submission, parents)
+        batch = Batch(start, submission, parents, waiting=bool(parents) or failed is not None)
         self.next_jid += batch.n
         self.batches.append(batch)
         self.starts.append(start)
-        failed = self._failed_parent(submission)
         if failed is not None:
             batch.waiting_on = set()
             self._stall(batch, failed)

@@ -12,6 +12,7 @@ from picloud.engines.local.child import (
     CURRENT,
     KILL_REASON,
     KILL_TARGET,
+    LAST_STARTED,
     SLOT_SIZE,
     STARTED,
     child_main,
@@ -49,6 +50,11 @@ class WorkerProcess:
         """The jid this worker is running now (0 = none)."""
         return int(self.slot[CURRENT])
 
+    def has_started(self, jid: int) -> bool:
+        """True if job ``jid`` of this worker's chunk has started (it may have ended since,
+        unreported): chunks run their jobs in jid order."""
+        return jid in self.assigned and jid <= self.slot[LAST_STARTED]
+
     @property
     def started(self) -> float:
         return float(self.slot[STARTED])
@@ -64,6 +70,11 @@ class WorkerProcess:
         self.timed = options.max_runtime is not None
         self.busy = True
         self.conn.send(("run", submission.func_blob, options, items))
+
+    def chunk_done(self) -> None:
+        """The worker reported its chunk (jobs it skipped were never reported)."""
+        self.assigned.clear()
+        self.busy = False
 
     def skip(self, jids: list[int]) -> None:
         """Tell the worker not to start these jobs of its current chunk."""

@@ -1,9 +1,10 @@
--- ARGV: now, n, reply, owner, deperr, restartable, meta, ndeps, deps..., nchunks,
+-- ARGV: now, n, reply, owner, client batches key, deperr, restartable, meta, ndeps, deps...,
+--       nchunks,
 --       then per chunk: queue, count, message template (__FIRST__ = its first jid), chunk id
 -- Returns {'ok', start, status} or {'nodep', jid}.
-local now, n, reply, owner = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local deperr, restartable, meta = ARGV[5], ARGV[6], ARGV[7]
-local ndeps, i = tonumber(ARGV[8]), 9
+local now, n, reply, owner, batches = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
+local deperr, restartable, meta = ARGV[6], ARGV[7], ARGV[8]
+local ndeps, i = tonumber(ARGV[9]), 10
 local pending, failed = {}, nil
 for _ = 1, ndeps do
   local dep = ARGV[i]; i = i + 1
@@ -21,7 +22,8 @@ if failed or #pending > 0 then state = 'waiting' end
 local status = (state == 'waiting') and 'waiting' or 'queued'
 redis.call('HSET', P .. 'batch:' .. start, 'n', n, 'state', state, 'deperr', deperr,
   'created', now, 'owner', owner, 'reply', reply, 'restartable', restartable, 'meta', meta)
-redis.call('ZADD', P .. 'owner:' .. owner, start, start)
+redis.call('ZADD', batches, start, start)
+redis.call('EXPIRE', batches, 604800)
 local nchunks = tonumber(ARGV[i]); i = i + 1
 local offset = 0
 for _ = 1, nchunks do

@@ -1,0 +1,1 @@
+"""picloud's benchmark harness: ``python -m bench`` (see bench/README.md)."""

@@ -1,0 +1,173 @@
+"""The run's header (versions, CPU, date), the side-by-side table, and the JSON file."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+from dataclasses import asdict
+from importlib import metadata
+from typing import Any
+
+from bench.scenarios import Measurement, Metric, Run
+
+
+def environment() -> dict[str, Any]:
+    """Versions, CPU model, core count and the date."""
+    return {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "picloud": _version("picloud"),
+        "cloudpickle": _version("cloudpickle"),
+        "cpu": _cpu_model(),
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "loadavg_1min": _load(),
+    }
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def header(env: dict[str, Any], run: Run, mode: str) -> str:
+    return "\n".join(
+        [
+            f"picloud benchmark  {env['date']}",
+            f"python {env['python']} | picloud {env['picloud']} | cloudpickle {env['cloudpickle']}",
+            f"CPU: {env['cpu']} | cores: {env['cores']} | worker processes: {run.config.procs}"
+            f" | mode: {mode} | load avg (1 min) at start: {env['loadavg_1min']}",
+        ]
+    )
+
+
+def _number(value: float, unit: str) -> str:
+    if unit in ("items/s", "jobs/s"):
+        return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.1f}k"
+    if unit == "ms":
+        return f"{value:.3f}"
+    return f"{value:.1f}"
+
+
+def _cell(measurement: Measurement | None, unit: str) -> str:
+    if measurement is None or measurement.value is None:
+        return "n/a"
+    text = _number(measurement.value, unit)
+    if "min" in measurement.detail:
+        low, high = measurement.detail["min"], measurement.detail["max"]
+        text += f" [{_number(low, unit)}-{_number(high, unit)}]"
+    return text
+
+
+def ratio(metric: Metric, ours: Measurement | None, peer: Measurement | None) -> float | None:
+    """picloud / peer (above 1 means picloud has more of the unit: good for rates)."""
+    if ours is None or peer is None or ours.value is None or not peer.value:
+        return None
+    return ours.value / peer.value
+
+
+def _target(metric: Metric) -> tuple[str, str]:
+    if metric.target is None:
+        return "", ""
+    sign = ">=" if metric.target.higher_is_better else "<="
+    return f"{sign} {_number(metric.target.value, metric.unit)}", ""
+
+
+def rows(run: Run) -> list[list[str]]:
+    """The table's cells: scenario | picloud | each peer with its ratio | target | met?"""
+    subject, *peers = run.systems
+    out = []
+    for metric in run.metrics:
+        values = run.values.get(metric.key, {})
+        ours = values.get(subject)
+        cells = [f"{metric.label} [{metric.unit}]", _cell(ours, metric.unit)]
+        for peer in peers:
+            factor = ratio(metric, ours, values.get(peer))
+            cells += [
+                _cell(values.get(peer), metric.unit),
+                "-" if factor is None else f"{factor:.2f}x",
+            ]
+        target, met = _target(metric)
+        if metric.target is not None:
+            ok = metric.target.met(ours.value if ours else None)
+            met = "?" if ok is None else ("yes" if ok else "NO")
+        out.append([*cells, target, met])
+    return out
+
+
+def table(run: Run) -> str:
+    subject, *peers = run.systems
+    head = ["scenario", subject]
+    for peer in peers:
+        head += [peer, "ratio"]
+    head += ["target", "met?"]
+    body = rows(run)
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    align = ["<"] + [">"] * (len(head) - 2) + ["<"]
+
+    def line(cells: list[str]) -> str:
+        return " | ".join(f"{c:{a}{w}}" for c, a, w in zip(cells, align, widths)).rstrip()
+
+    rule = "-+-".join("-" * w for w in widths)
+    notes = [
+        "ratio = picloud / peer, in the row's unit: for ms and us lower is better, for /s higher.",
+        *run.notes,
+        f"total benchmark time: {run.seconds:.1f} s",
+    ]
+    return "\n".join([line(head), rule, *map(line, body), "", *notes])
+
+
+def to_json(env: dict[str, Any], run: Run, mode: str) -> dict[str, Any]:
+    subject, *peers = run.systems
+    config = asdict(run.config)
+    shipped = config.pop("shipped")
+    config["shipped"] = f"{shipped.__module__}.{shipped.__qualname__}"
+    out_rows = []
+    for metric in run.metrics:
+        values = run.values.get(metric.key, {})
+        ours = values.get(subject)
+        out_rows.append(
+            {
+                **asdict(metric),
+                "values": {name: {"value": m.value, **m.detail} for name, m in values.items()},
+                "ratio": {p: ratio(metric, ours, values.get(p)) for p in peers},
+                "met": metric.target.met(ours.value if ours else None) if metric.target else None,
+            }
+        )
+    return {
+        "environment": env,
+        "mode": mode,
+        "config": config,
+        "systems": run.systems,
+        "rows": out_rows,
+        "notes": run.notes,
+        "seconds": run.seconds,
+    }
+
+
+def write_json(path: str, data: dict[str, Any]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+        handle.write("\n")

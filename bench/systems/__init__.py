@@ -1,0 +1,33 @@
+"""The benchmarked systems, by name. Add a peer or an engine: a module with a class that follows
+``bench.systems.base.System``, and one line in ``SYSTEMS``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench.systems.base import System
+from bench.systems.celery_raw import CeleryRaw
+from bench.systems.dask_distributed import DaskDistributed
+from bench.systems.multiprocessing_pool import MultiprocessingPool
+from bench.systems.picloud_cluster import PicloudCluster
+from bench.systems.picloud_local import PicloudLocal
+
+#: name -> factory taking the number of worker processes
+SYSTEMS: dict[str, Callable[[int], System]] = {
+    "picloud-local": PicloudLocal,
+    "multiprocessing": MultiprocessingPool,
+    "picloud-cluster": PicloudCluster,
+    "celery-raw": CeleryRaw,
+    "dask": DaskDistributed,
+}
+
+#: the comparisons of a default run: measured system -> its peers
+COMPARISONS: dict[str, list[str]] = {
+    "picloud-local": ["multiprocessing"],
+    "picloud-cluster": ["celery-raw", "dask"],
+}
+
+#: systems measured with the cluster sizes and targets (``Config.cluster``)
+CLUSTER_SYSTEMS = frozenset({"picloud-cluster", "celery-raw", "dask"})
+
+__all__ = ["CLUSTER_SYSTEMS", "COMPARISONS", "SYSTEMS", "System"]

@@ -1,0 +1,78 @@
+"""Dask distributed: ``LocalCluster(n_workers=procs, threads_per_worker=1, processes=True)``,
+a peer of picloud's cluster engine."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from bench.systems.base import Func
+from bench.workloads import square
+
+
+class DaskDistributed:
+    """``client.submit(f, x, pure=False).result()`` and ``gather(map(f, range(n)))``."""
+
+    def __init__(self, procs: int) -> None:
+        self.procs = procs
+        self.cluster: Any = None
+        self.client: Any = None
+
+    def setup(self) -> None:
+        from distributed import Client, LocalCluster
+
+        logging.getLogger("distributed").setLevel(logging.ERROR)
+        self.cluster = LocalCluster(
+            n_workers=self.procs,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        self.client = Client(self.cluster)
+        self.client.gather(self.client.map(square, range(2 * self.procs), pure=False))
+
+    def call_latency(self, func: Func, n: int, warmup: int) -> list[float]:
+        submit, clock = self.client.submit, time.perf_counter
+        for i in range(warmup):
+            submit(func, i, pure=False).result()
+        times = []
+        for i in range(n):
+            start = clock()
+            submit(func, i, pure=False).result()
+            times.append(clock() - start)
+        return times
+
+    def map_throughput(self, func: Func, n: int) -> float:
+        client = self.client
+        start = time.perf_counter()
+        client.gather(client.map(func, range(n), pure=False))
+        return time.perf_counter() - start
+
+    def submit_map(self, func: Func, n: int) -> float:
+        from distributed import wait
+
+        start = time.perf_counter()
+        futures = self.client.map(func, range(n), pure=False)
+        elapsed = time.perf_counter() - start
+        wait(futures)
+        return elapsed
+
+    def submit_calls(self, func: Func, n: int) -> float:
+        from distributed import wait
+
+        submit = self.client.submit
+        start = time.perf_counter()
+        futures = [submit(func, i, pure=False) for i in range(n)]
+        elapsed = time.perf_counter() - start
+        wait(futures)
+        return elapsed
+
+    def close(self) -> None:
+        if self.client is not None:
+            self.client.close()
+            self.client = None
+        if self.cluster is not None:
+            self.cluster.close()
+            self.cluster = None

@@ -1,0 +1,137 @@
+"""Session-wide safety and the ``engine`` / ``cloud`` fixtures shared by every test.
+
+The conformance suite runs every test on each engine of ENGINE_NAMES: the local engine, and
+the cluster engine on a session-wide redis-server and Celery workers (``cluster``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+import picloud.api
+import picloud.config
+import picloud.mp
+from picloud.client import Cloud
+from picloud.engines.base import Engine
+from picloud.engines.cluster import ClusterEngine
+from picloud.engines.local import LocalEngine
+from tests.jobfuncs import Gate
+from tests.services import Worker, redis_server
+from workers.pools import POOLS
+
+#: Engines every conformance test runs on.
+ENGINE_NAMES = ["local", "cluster"]
+#: Worker processes per engine: small, so the tests can keep every worker busy.
+NUM_PROCS = 2
+
+
+@pytest.fixture(scope="session", autouse=True)
+def picloud_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Keep every test away from ~/.picloud; keep the module-level clouds small."""
+    home = str(tmp_path_factory.mktemp("picloud-home"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PICLOUD_HOME", home)
+        patch.setenv("PICLOUD_NUM_PROCS", str(NUM_PROCS))
+        picloud.config.reload()
+        try:
+            yield home
+        finally:
+            picloud.api.close()
+            picloud.mp.close()
+    picloud.config.reload()
+
+
+@dataclass
+class Cluster:
+    """The session's Redis and one Celery worker per pool."""
+
+    url: str
+    workers: dict[str, Worker]
+
+
+#: ``_env`` queues the tests submit to, served by their pool's worker.
+ENV_QUEUES = {"c1": ["c1.myenv"], "c2": ["c2.base"]}
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """A real redis-server and real Celery workers for c1 (NUM_PROCS processes), c2, m1 and s1
+    (one process each), started once for the session."""
+    logs = tmp_path_factory.mktemp("worker-logs")
+    with redis_server() as url:
+        workers = {
+            queue: Worker(
+                url,
+                ",".join([queue, *ENV_QUEUES.get(queue, [])]),
+                NUM_PROCS if queue == "c1" else 1,
+                logs,
+            )
+            for queue in POOLS
+        }
+        try:
+            for worker in workers.values():
+                worker.wait_ready()
+            yield Cluster(url, workers)
+        finally:
+            for worker in workers.values():
+                worker.stop()
+
+
+#: What ``connection_info()['connection_type']`` says for each engine.
+CONNECTION_TYPES = {"local": "simulation", "cluster": "cluster"}
+
+
+@pytest.fixture(params=ENGINE_NAMES)
+def engine(request: pytest.FixtureRequest) -> str:
+    """The name of the engine the test runs on."""
+    return request.param
+
+
+@pytest.fixture
+def engine_factory(engine: str, request: pytest.FixtureRequest) -> Callable[[], Engine]:
+    """What ``Cloud`` needs to open an engine of the test's kind."""
+    if engine == "local":
+        return lambda: LocalEngine(num_procs=NUM_PROCS, connection_type="simulation")
+    url = request.getfixturevalue("cluster").url
+    return lambda: ClusterEngine(url)
+
+
+@pytest.fixture
+def make_cloud(engine: str, engine_factory: Callable[[], Engine]) -> Iterator[Callable[[], Cloud]]:
+    """Build more clouds (clients) on the test's engine; all are closed at teardown."""
+    clouds: list[Cloud] = []
+
+    def make() -> Cloud:
+        client = Cloud(engine_factory, lambda: CONNECTION_TYPES[engine])
+        clouds.append(client)
+        return client
+
+    yield make
+    for client in clouds:
+        client.close()
+
+
+@pytest.fixture
+def cloud(make_cloud: Callable[[], Cloud]) -> Cloud:
+    """A fresh client on the test's engine (function scope: kills and timeouts leave state)."""
+    return make_cloud()
+
+
+@pytest.fixture
+def gates(tmp_path: os.PathLike, make_cloud: Callable[[], Cloud]) -> Iterator[Callable[[], Gate]]:
+    """``gates('name')``: a Gate whose file lives in the test's tmp dir. Every gate is opened at
+    teardown, before the clouds close, so no job is left blocked on one."""
+    made: list[Gate] = []
+
+    def make(name: str) -> Gate:
+        gate = Gate(os.path.join(os.fspath(tmp_path), name))
+        made.append(gate)
+        return gate
+
+    yield make
+    for gate in made:
+        if not os.path.exists(gate.path):
+            gate.open()

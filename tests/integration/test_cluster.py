@@ -1,0 +1,167 @@
+"""The cluster engine with real Redis and Celery workers: routing, faults, bad brokers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import warnings
+
+import pytest
+import redis
+
+from picloud.client import Cloud
+from picloud.engines.cluster import ClusterEngine
+from picloud.exceptions import CloudException, NoWorkerWarning
+from tests import jobfuncs as jf
+from tests.services import Worker, redis_server, wait_until
+
+
+@pytest.fixture
+def gates(tmp_path):
+    """``gates('name')``: a file-based gate jobs wait on; all opened at teardown."""
+    made: list[jf.Gate] = []
+
+    def make(name: str) -> jf.Gate:
+        made.append(jf.Gate(str(tmp_path / name)))
+        return made[-1]
+
+    yield make
+    for gate in made:
+        if not os.path.exists(gate.path):
+            gate.open()
+
+
+@pytest.fixture
+def client(cluster):
+    made = Cloud(lambda: ClusterEngine(cluster.url), lambda: "cluster")
+    yield made
+    made.close()
+
+
+def _pid_of(client: Cloud, jid: int) -> int:
+    return int(client.info(jid, "worker")[jid]["worker"].rsplit("/", 1)[1])
+
+
+def test_info_names_the_queue_and_worker_that_ran_the_job(client, cluster):
+    for pool in ("c1", "c2", "m1", "s1"):
+        jid = client.call(jf.square, 3, _type=pool)
+        assert client.result(jid, timeout=30) == 9
+        info = client.info(jid, ["queue", "worker", "type"])[jid]
+        assert info["queue"] == pool and info["type"] == pool
+        assert info["worker"].startswith(f"{pool}-")  # the Celery node name of that pool
+    env_job = client.call(jf.square, 2, _type="c2", _env="base")
+    assert client.result(env_job, timeout=30) == 4
+    assert client.info(env_job, "queue")[env_job]["queue"] == "c2.base"
+
+
+def test_restartable_job_survives_its_process_being_killed(client, gates):
+    gate = gates("restartable")
+    jid = client.call(jf.wait_for_file, gate.path, "survived", _type="s1")
+    jf.wait_status(client, jid, "processing")
+    os.kill(_pid_of(client, jid), signal.SIGKILL)
+    gate.open()
+    assert client.result(jid, timeout=60) == "survived"
+    assert client.info(jid, "attempts")[jid]["attempts"] == 2
+
+
+def test_non_restartable_job_fails_naming_the_lost_worker(client, gates):
+    gate = gates("not-restartable")
+    jid = client.call(jf.wait_for_file, gate.path, "never", _type="s1", _restartable=False)
+    jf.wait_status(client, jid, "processing")
+    worker = client.info(jid, "worker")[jid]["worker"]
+    os.kill(_pid_of(client, jid), signal.SIGKILL)
+    with pytest.raises(CloudException) as caught:
+        client.result(jid, timeout=60)
+    assert worker in str(caught.value) and "_restartable=False" in str(caught.value)
+    assert client.status(jid) == "error"
+
+
+@pytest.mark.slow
+def test_jobs_of_a_dead_worker_come_back_through_their_lease(tmp_path, gates):
+    """A whole worker (main process and children) dies: its jobs' lease expires and the reaper
+    of another worker requeues them; nothing stays processing."""
+    with redis_server() as url:
+        first = Worker(url, "c1", 2, tmp_path)
+        other = Worker(url, "s1", 1, tmp_path)  # keeps a reaper alive
+        first.wait_ready()
+        other.wait_ready()
+        client = Cloud(lambda: ClusterEngine(url), lambda: "cluster")
+        try:
+            gate = gates("lease")
+            again = client.call(jf.wait_for_file, gate.path, "again")
+            lost = client.call(jf.wait_for_file, gate.path, "lost", _restartable=False)
+            jf.wait_status(client, again, "processing")
+            jf.wait_status(client, lost, "processing")
+            first.kill()
+            replacement = Worker(url, "c1", 1, tmp_path)
+            replacement.wait_ready()
+            gate.open()
+            assert client.result(again, timeout=60) == "again"
+            with pytest.raises(CloudException, match="was lost"):
+                client.result(lost, timeout=60)
+            replacement.stop()
+        finally:
+            client.close()
+            other.stop()
+
+
+def test_unreachable_broker_fails_fast_naming_it_without_password():
+    started = time.monotonic()
+    client = Cloud(lambda: ClusterEngine("redis://:s3cret@127.0.0.1:1/0"), lambda: "cluster")
+    with pytest.raises(CloudException) as caught:
+        client.call(jf.square, 2)
+    assert time.monotonic() - started < 10
+    assert "127.0.0.1:1" in str(caught.value) and "s3cret" not in str(caught.value)
+
+
+def test_pool_without_worker_warns_and_info_says_so(client):
+    with pytest.warns(NoWorkerWarning, match="c2.nobody"):
+        jid = client.call(jf.square, 2, _type="c2", _env="nobody")
+    assert client.status(jid) == "queued"
+    assert "no worker serves pool 'c2.nobody'" in client.info(jid, "worker")[jid]["worker"]
+    client.kill(jid)
+
+
+def test_result_that_cannot_be_unpickled_on_the_client(client):
+    jid = client.call(jf.make_unloadable_result)
+    with pytest.raises(CloudException) as caught:
+        client.result(jid, timeout=30)
+    assert caught.value.jid == jid and "unpickle" in str(caught.value)
+    assert client.status(jid) == "done"
+
+
+def test_dependency_across_separate_calls_released_when_parent_finishes(client, gates):
+    gate = gates("parent")
+    parent = client.call(jf.wait_for_file, gate.path, 5)
+    child = client.call(jf.add, 1, 1, _depends_on=parent)
+    assert client.status(child) == "waiting"
+    gate.open()
+    assert client.result(child, timeout=30) == 2
+
+
+def test_kill_sticks_across_a_worker_restart(tmp_path):
+    with redis_server() as url:
+        client = Cloud(lambda: ClusterEngine(url), lambda: "cluster")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoWorkerWarning)
+            jid = client.call(jf.square, 4)  # no worker yet: it waits in the queue
+        client.kill(jid)
+        worker = Worker(url, "c1", 1, tmp_path)
+        worker.wait_ready()
+        marker = client.call(jf.square, 5)
+        assert client.result(marker, timeout=30) == 25  # the queue has been drained past it
+        assert client.status(jid) == "killed"
+        assert redis.Redis.from_url(url).hget(f"pc:job:{jid}", "worker") is None  # never ran
+        client.close()
+        worker.stop()
+
+
+def test_stdout_is_readable_while_the_job_runs(client, gates):
+    gate = gates("stdout")
+    jid = client.call(jf.print_and_wait_for_file, "hello from the cluster", gate.path)
+    wait_until(lambda: "hello from the cluster" in (client.info(jid, "stdout")[jid]["stdout"]),
+               20, "stdout in Redis")
+    assert client.status(jid) == "processing"
+    gate.open()
+    client.join(jid, timeout=30)
