@@ -169,6 +169,11 @@ class Cloud:
         (unless ignore_errors) and CloudTimeoutError (``.jid`` = the pending jids) on timeout."""
         jid_list = flatten_jids(jids)
         pending = self.engine.wait(jid_list, timeout, not ignore_errors)
+        self._raise_for(jid_list, pending, ignore_errors)
+
+    def _raise_for(self, jid_list: Any, pending: list[int], ignore_errors: bool) -> None:
+        """After a wait: raise the first failed job's error (unless ignore_errors), then
+        CloudTimeoutError if jobs are still pending."""
         if not ignore_errors:
             for jid, status in zip(jid_list, self.engine.statuses(jid_list)):
                 if status.finished and status != JobStatus.DONE:
@@ -198,13 +203,8 @@ class Cloud:
                 pass
             else:
                 return values[0] if is_single(jids) else values
+        self._raise_for(jid_list, pending, ignore_errors)
         finished = self.engine.results(jid_list)
-        if not ignore_errors:
-            for jid, outcome in zip(jid_list, finished):
-                if outcome.status.finished and outcome.status != JobStatus.DONE:
-                    raise self._failure(jid, outcome)
-        if pending:
-            raise CloudTimeoutError("cloud.join timed out", pending)
         values = [
             self._value(jid, outcome, ignore_errors) for jid, outcome in zip(jid_list, finished)
         ]
