@@ -192,7 +192,9 @@ def _b3_measure(system: System, config: Config) -> Results:
 def _b2_metrics(config: Config) -> list[Metric]:
     n = config.submit_n
     return [
-        Metric("B2.map", "B2", f"B2 map submit n={n:,}", "jobs/s", True, config.targets.get("B2.map")),
+        Metric(
+            "B2.map", "B2", f"B2 map submit n={n:,}", "jobs/s", True, config.targets.get("B2.map")
+        ),
         Metric("B2.call", "B2", f"B2 call submit loop x{n:,}", "jobs/s", True),
     ]
 

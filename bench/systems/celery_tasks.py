@@ -18,7 +18,7 @@ def make_app(url: str) -> tuple[Celery, Any]:
     app = Celery("bench_celery", broker=url, backend=url)
     app.conf.update(broker_connection_retry_on_startup=True, worker_hijack_root_logger=False)
 
-    @app.task(name=TASK_NAME)
+    @app.task(name=TASK_NAME, shared=False)
     def square(x: int) -> int:
         return x * x
 

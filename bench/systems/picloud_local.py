@@ -20,7 +20,7 @@ class PicloudLocal:
 
     def setup(self) -> None:
         procs, kind = self.procs, self.connection_type
-        self.cloud = Cloud(lambda: LocalEngine(num_procs=procs, connection_type=kind))
+        self.cloud = Cloud(lambda: LocalEngine(num_procs=procs, connection_type=kind), lambda: kind)
         self.cloud.result(self.cloud.map(square, range(2 * procs)))
 
     def _cloud(self) -> Cloud:
