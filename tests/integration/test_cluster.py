@@ -160,8 +160,11 @@ def test_kill_sticks_across_a_worker_restart(tmp_path):
 def test_stdout_is_readable_while_the_job_runs(client, gates):
     gate = gates("stdout")
     jid = client.call(jf.print_and_wait_for_file, "hello from the cluster", gate.path)
-    wait_until(lambda: "hello from the cluster" in (client.info(jid, "stdout")[jid]["stdout"]),
-               20, "stdout in Redis")
+    wait_until(
+        lambda: "hello from the cluster" in (client.info(jid, "stdout")[jid]["stdout"]),
+        20,
+        "stdout in Redis",
+    )
     assert client.status(jid) == "processing"
     gate.open()
     client.join(jid, timeout=30)
