@@ -95,12 +95,14 @@ def test_jobs_of_a_dead_worker_come_back_through_their_lease(tmp_path, gates):
             jf.wait_status(client, lost, "processing")
             first.kill()
             replacement = Worker(url, "c1", 1, tmp_path)
-            replacement.wait_ready()
-            gate.open()
-            assert client.result(again, timeout=60) == "again"
-            with pytest.raises(CloudException, match="was lost"):
-                client.result(lost, timeout=60)
-            replacement.stop()
+            try:
+                replacement.wait_ready()
+                gate.open()
+                assert client.result(again, timeout=60) == "again"
+                with pytest.raises(CloudException, match="was lost"):
+                    client.result(lost, timeout=60)
+            finally:
+                replacement.stop()
         finally:
             client.close()
             other.stop()
@@ -148,13 +150,15 @@ def test_kill_sticks_across_a_worker_restart(tmp_path):
             jid = client.call(jf.square, 4)  # no worker yet: it waits in the queue
         client.kill(jid)
         worker = Worker(url, "c1", 1, tmp_path)
-        worker.wait_ready()
-        marker = client.call(jf.square, 5)
-        assert client.result(marker, timeout=30) == 25  # the queue has been drained past it
-        assert client.status(jid) == "killed"
-        assert redis.Redis.from_url(url).hget(f"pc:job:{jid}", "worker") is None  # never ran
-        client.close()
-        worker.stop()
+        try:
+            worker.wait_ready()
+            marker = client.call(jf.square, 5)
+            assert client.result(marker, timeout=30) == 25  # the queue was drained past it
+            assert client.status(jid) == "killed"
+            assert redis.Redis.from_url(url).hget(f"pc:job:{jid}", "worker") is None  # never ran
+        finally:
+            client.close()
+            worker.stop()
 
 
 def test_stdout_is_readable_while_the_job_runs(client, gates):
