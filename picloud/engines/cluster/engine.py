@@ -38,6 +38,8 @@ MAX_CHUNK = 256
 READ_BATCH = 2000
 #: A pool is considered served if a worker of it reported within this many seconds.
 POOL_ALIVE_SECONDS = 30
+#: How many of this client's latest submissions ``wait`` trusts to announce their end.
+RECENT_SUBMISSIONS = 64
 #: Seconds between status re-reads while waiting on jobs another client submitted.
 POLL_FOREIGN = 0.5
 
@@ -63,6 +65,8 @@ class ClusterEngine:
         self._stored_functions: set[str] = set()
         self.notices = FinishNotices(lambda: broker.connect(url), keys.reply(self.client_id))
         self._closed = False
+        #: the last RECENT_SUBMISSIONS submissions' jids (see _submitted_here)
+        self._recent: list[range] = []
 
     @contextlib.contextmanager
     def _broker_errors(self) -> Iterator[None]:
@@ -123,7 +127,10 @@ class ClusterEngine:
             raise CloudException(f"This dependency does not exist: job {int(outcome[1])}")
         _warn_if_unserved(queue, replies[-2 - len(chunk_keys)])
         start = int(outcome[1])
-        return range(start, start + n)
+        jids = range(start, start + n)
+        self._recent.append(jids)
+        del self._recent[:-RECENT_SUBMISSIONS]
+        return jids
 
     # --- reading ------------------------------------------------------------------------------
     def statuses(self, jids: Sequence[int]) -> list[JobStatus]:
@@ -147,11 +154,15 @@ class ClusterEngine:
         notices = self.notices
         with notices.changed:
             failures_seen = len(notices.failures)
+        # Jobs this client just submitted need no first read: their end will be announced.
+        read_now = not self._submitted_here(jids)
         while True:
-            statuses = self.statuses(pending)
-            if stop_on_error and any(s.finished and s != JobStatus.DONE for s in statuses):
-                return [j for j, s in zip(pending, statuses) if not s.finished]
-            pending = [j for j, s in zip(pending, statuses) if not s.finished]
+            if read_now:
+                statuses = self.statuses(pending)
+                if stop_on_error and any(s.finished and s != JobStatus.DONE for s in statuses):
+                    return [j for j, s in zip(pending, statuses) if not s.finished]
+                pending = [j for j, s in zip(pending, statuses) if not s.finished]
+            read_now = True
             # Own jobs are announced on the reply list; re-reading is only the safety net for
             # other clients' jobs, so it gets rarer as the wait grows.
             next_read = time.monotonic() + max(POLL_FOREIGN, len(pending) / 20_000)
@@ -178,6 +189,14 @@ class ClusterEngine:
                     limit = next_read if deadline is None else min(next_read, deadline)
                     notices.changed.wait(limit - now)
                 pending = rest
+
+    def _submitted_here(self, jids: Sequence[int]) -> bool:
+        """True when ``jids`` (a range, or a few jids) are among this client's recent
+        submissions."""
+        recent = self._recent[-RECENT_SUBMISSIONS:]
+        if isinstance(jids, range) and jids.step == 1:
+            return any(r.start <= jids.start and jids.stop <= r.stop for r in recent)
+        return 0 < len(jids) <= 16 and all(any(j in r for r in recent) for j in jids)
 
     def results(self, jids: Sequence[int]) -> list[Finished]:
         out: list[Finished] = []
