@@ -2,67 +2,21 @@
 
 from __future__ import annotations
 
-import time
-
-from bench.systems.base import Func
-from bench.workloads import square
+from bench.systems.picloud_api import PicloudSystem
 from picloud.client import Cloud
 from picloud.engines.local.engine import LocalEngine
 
 
-class PicloudLocal:
+class PicloudLocal(PicloudSystem):
     """``Cloud(LocalEngine(num_procs, connection_type))``: call/map/result."""
 
     def __init__(self, procs: int, connection_type: str = "simulation") -> None:
         self.procs = procs
         self.connection_type = connection_type
-        self.cloud: Cloud | None = None
 
     def setup(self) -> None:
         procs, kind = self.procs, self.connection_type
-        self.cloud = Cloud(lambda: LocalEngine(num_procs=procs, connection_type=kind), lambda: kind)
-        self.cloud.result(self.cloud.map(square, range(2 * procs)))
-
-    def _cloud(self) -> Cloud:
-        assert self.cloud is not None, "setup() first"
-        return self.cloud
-
-    def call_latency(self, func: Func, n: int, warmup: int) -> list[float]:
-        cloud = self._cloud()
-        call, result, clock = cloud.call, cloud.result, time.perf_counter
-        for i in range(warmup):
-            result(call(func, i))
-        times = []
-        for i in range(n):
-            start = clock()
-            result(call(func, i))
-            times.append(clock() - start)
-        return times
-
-    def map_throughput(self, func: Func, n: int) -> float:
-        cloud = self._cloud()
-        start = time.perf_counter()
-        cloud.result(cloud.map(func, range(n)))
-        return time.perf_counter() - start
-
-    def submit_map(self, func: Func, n: int) -> float:
-        cloud = self._cloud()
-        start = time.perf_counter()
-        jids = cloud.map(func, range(n))
-        elapsed = time.perf_counter() - start
-        cloud.join(jids)
-        return elapsed
-
-    def submit_calls(self, func: Func, n: int) -> float:
-        cloud = self._cloud()
-        call = cloud.call
-        start = time.perf_counter()
-        jids = [call(func, i) for i in range(n)]
-        elapsed = time.perf_counter() - start
-        cloud.join(jids)
-        return elapsed
+        self._open(Cloud(lambda: LocalEngine(num_procs=procs, connection_type=kind), lambda: kind))
 
     def close(self) -> None:
-        if self.cloud is not None:
-            self.cloud.close()
-            self.cloud = None
+        self._close_cloud()
