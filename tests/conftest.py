@@ -6,6 +6,7 @@ the cluster engine on a session-wide redis-server and Celery workers (``cluster`
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -135,3 +136,11 @@ def gates(tmp_path: os.PathLike, make_cloud: Callable[[], Cloud]) -> Iterator[Ca
     for gate in made:
         if not os.path.exists(gate.path):
             gate.open()
+
+
+@pytest.fixture
+def sock() -> Iterator[socket.socket]:
+    """An open socket: the classic object that cannot be pickled."""
+    s = socket.socket()
+    yield s
+    s.close()

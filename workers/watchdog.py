@@ -11,7 +11,7 @@ from typing import Any
 
 import redis
 
-from picloud import keys, runtime
+from picloud import defaults, keys, runtime
 from picloud.engines.cluster import scripts
 from picloud.exceptions import JobKilled
 from picloud.jobs import JobStatus
@@ -20,8 +20,6 @@ from picloud.options import WireOptions
 log = logging.getLogger("picloud.worker")
 #: A chunk's lease lasts this long; the watchdog renews it every third of it.
 LEASE_SECONDS = 15.0
-#: Seconds a killed job may take to stop before its process exits.
-KILL_GRACE = 2.0
 TICK = 0.2
 INTERRUPT = signal.SIGUSR2
 
@@ -80,7 +78,7 @@ class Watchdog:
         if self._deadline is not None:
             return
         self._target, self._reason = jid, reason
-        self._deadline = time.monotonic() + KILL_GRACE
+        self._deadline = time.monotonic() + defaults.KILL_GRACE_SECONDS
         os.kill(os.getpid(), INTERRUPT)
 
     def _listen(self) -> None:
@@ -129,7 +127,8 @@ class Watchdog:
 
     def _give_up(self, jid: int) -> None:
         """The job ignored JobKilled: record it killed and end this process."""
-        text = f"{self._reason} (the job did not stop within {KILL_GRACE:g} s; its process exited)"
+        grace = defaults.KILL_GRACE_SECONDS
+        text = f"{self._reason} (the job did not stop within {grace:g} s; its process exited)"
         try:
             header = f"{jid} {JobStatus.KILLED.value} {self.started!r} "
             header += f"{time.time() - self.started!r} 0"

@@ -4,7 +4,6 @@ unpicklable functions and arguments."""
 from __future__ import annotations
 
 import pickle
-import socket
 
 import pytest
 
@@ -19,13 +18,6 @@ class Holder:
     def __init__(self, conn):
         self.name = "holder"
         self.conn = conn
-
-
-@pytest.fixture
-def sock():
-    s = socket.socket()
-    yield s
-    s.close()
 
 
 # --- failed jobs ------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pickle
-import socket
 
 import pytest
 
@@ -23,13 +22,6 @@ class Slotted:
 
     def __init__(self, conn):
         self.conn = conn
-
-
-@pytest.fixture
-def sock():
-    s = socket.socket()
-    yield s
-    s.close()
 
 
 def dynamic_function(source: str, name: str, **globals_):

@@ -22,7 +22,7 @@ import redis
 from picloud import broker, keys
 from picloud.engines.base import Finished, Submission, Watcher
 from picloud.engines.cluster import scripts
-from picloud.engines.cluster.info import read_info
+from picloud.engines.cluster.info import pool_served, read_info
 from picloud.engines.cluster.messages import list_key, message_template, queue_name
 from picloud.engines.cluster.notices import FinishNotices
 from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
@@ -36,8 +36,6 @@ _LENGTH = struct.Struct(">I")
 MAX_CHUNK = 256
 #: Commands per pipeline when reading many jobs.
 READ_BATCH = 2000
-#: A pool is considered served if a worker of it reported within this many seconds.
-POOL_ALIVE_SECONDS = 30
 #: How many of this client's latest submissions ``wait`` trusts to announce their end.
 RECENT_SUBMISSIONS = 64
 #: Seconds between status re-reads while waiting on jobs another client submitted.
@@ -318,5 +316,5 @@ def _meta(submission: Submission, queue: str, digest: str) -> dict[str, Any]:
 
 
 def _warn_if_unserved(queue: str, last_seen: bytes | None) -> None:
-    if last_seen is None or time.time() - float(last_seen) > POOL_ALIVE_SECONDS:
+    if not pool_served(last_seen):
         warnings.warn(NoWorkerWarning(queue), stacklevel=4)

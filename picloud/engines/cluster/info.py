@@ -15,7 +15,8 @@ from picloud.exceptions import NoSuchJobError
 from picloud.jobs import JobStatus
 
 _TIMES = ("created", "started", "finished")
-_SERVED_WITHIN = 30.0
+#: A pool is served if one of its workers reported within this many seconds.
+POOL_ALIVE_SECONDS = 30.0
 
 
 def _text(value: bytes | None) -> str | None:
@@ -142,7 +143,11 @@ def _worker(job: dict[str, bytes], meta: dict[str, Any], pools: dict[bytes, byte
     if job.get("worker"):
         return job["worker"].decode()
     queue = meta.get("queue", "")
-    seen = pools.get(queue.encode())
-    if seen is None or time.time() - float(seen) > _SERVED_WITHIN:
+    if not pool_served(pools.get(queue.encode())):
         return f"no worker serves pool {queue!r}"
     return None
+
+
+def pool_served(last_seen: bytes | None) -> bool:
+    """True if a worker of the pool reported at ``last_seen`` (unix time) recently enough."""
+    return last_seen is not None and time.time() - float(last_seen) <= POOL_ALIVE_SECONDS

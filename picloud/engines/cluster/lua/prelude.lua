@@ -3,6 +3,9 @@
 local P = 'pc:'
 local FINISHED = {done = true, error = true, killed = true, stalled = true}
 local FAILED = {error = true, killed = true, stalled = true}
+-- one letter per status in the compact replies of statuses.lua and results.lua
+local LETTER = {waiting = 'w', queued = 'q', processing = 'p', done = 'd', error = 'e',
+  killed = 'k', stalled = 's'}
 local events = {}   -- status -> list of jids, one ledger event per status
 local notices = {}  -- reply list -> list of finished jids
 

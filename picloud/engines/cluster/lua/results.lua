@@ -1,7 +1,5 @@
 -- ARGV: jids... Returns one string: per job a status letter, a 4-byte big-endian length and
 -- that many bytes: the pickled result (done), the error text (failed) or nothing.
-local LETTER = {waiting = 'w', queued = 'q', processing = 'p', done = 'd', error = 'e',
-  killed = 'k', stalled = 's'}
 local out = {}
 for i = 1, #ARGV do
   local st, result, exception = unpack(redis.call('HMGET', P .. 'job:' .. ARGV[i],
