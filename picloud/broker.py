@@ -31,6 +31,16 @@ def running_fleet_url() -> str | None:
         return None
 
 
+def running_fleet_credentials() -> tuple[str, str] | None:
+    """The (api_key, api_secretkey) the local fleet made for this machine's user, if any."""
+    try:
+        with open(fleet_file(), encoding="utf-8") as handle:
+            found = json.load(handle)
+        return str(found["api_key"]), str(found["api_secretkey"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def configured_broker_url() -> str | None:
     """PICLOUD_BROKER_URL / cloudconf.py's broker_url, else a running local fleet's."""
     return config.current().broker_url or running_fleet_url()

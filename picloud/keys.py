@@ -15,6 +15,15 @@ KILL_CHANNEL = PREFIX + "kill"
 REAPER_LOCK = PREFIX + "reaper"
 #: Hash: pool queue -> last time (unix) a worker of it said it was alive.
 POOL_HEARTBEATS = PREFIX + "pools"
+#: Hash: "<queue> <celery node name>" -> last time (unix) that worker said it was alive.
+WORKER_HEARTBEATS = PREFIX + "workers"
+#: The owner argument that lets the admin (web UI) act on every key's jobs.
+ANY_OWNER = "*"
+
+
+def api_key(key: str) -> str:
+    """Hash mirroring one API key for workers: ``public`` (Ed25519, hex) and ``active``."""
+    return f"{PREFIX}apikey:{key}"
 
 
 def job(jid: int) -> str:

@@ -1,0 +1,1 @@
+"""The dashboard page: pools, queue depths, live workers, jobs per status, throughput."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DashboardConfig(AppConfig):
+    name = "webui.dashboard"
+    verbose_name = "Dashboard"

@@ -1,0 +1,15 @@
+"""URLs: the admin at /admin/, the dashboard at /dashboard/ (and / redirects there)."""
+
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+admin.site.site_header = "picloud"
+admin.site.site_title = "picloud admin"
+admin.site.index_title = "Jobs, labels, API keys"
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="dashboard:index", permanent=False)),
+    path("admin/", admin.site.urls),
+    path("dashboard/", include("webui.dashboard.urls")),
+]
