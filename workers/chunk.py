@@ -10,6 +10,7 @@ from picloud.engines.cluster import scripts
 from picloud.execution import Outcome, remote_traceback, run_job
 from picloud.jobs import JobStatus
 from picloud.options import WireOptions
+from workers import verify
 from workers.context import WorkerContext
 from workers.output import redis_output
 from workers.watchdog import LEASE_SECONDS
@@ -36,19 +37,18 @@ class ChunkRun:
 
     def run(self) -> bool:
         """Run the chunk's claimable jobs; True if this process must exit afterwards."""
-        jids, payload, func_blob = self._claim()
+        jids, payload, func_blob, refusal = self._claim()
         if not jids:
             return False
         redis, watchdog = self.context.redis, self.context.watchdog
+        if refusal is not None:
+            self._fail(jids, refusal)
+            return False
         try:
             func = self.context.function(self.spec["func"], func_blob)
             blobs = serialization.loads(payload)
         except Exception:
-            text = "Could not depickle the job:\n" + remote_traceback()
-            now = time.time()
-            self._report(
-                [Outcome(j, JobStatus.ERROR.value, None, text, now, 0.0) for j in jids], final=True
-            )
+            self._fail(jids, "Could not depickle the job:\n" + remote_traceback())
             return False
         watchdog.begin_chunk(self.chunk, jids, self.options)
         pending: list[Outcome] = []
@@ -75,9 +75,17 @@ class ChunkRun:
             watchdog.end_chunk()
         return self.exit_after
 
-    def _claim(self) -> tuple[list[int], bytes | None, bytes | None]:
-        """Take the chunk's queued jobs (and those of workers that died); read its payload."""
+    def _fail(self, jids: list[int], text: str) -> None:
+        now = time.time()
+        self._report(
+            [Outcome(j, JobStatus.ERROR.value, None, text, now, 0.0) for j in jids], final=True
+        )
+
+    def _claim(self) -> tuple[list[int], bytes | None, bytes | None, str | None]:
+        """Take the chunk's queued jobs (and those of workers that died); read its payload and
+        check its signature (the claimed jobs must then fail if it does not hold)."""
         context = self.context
+        key = str(self.spec.get("key") or keys.ANY_OWNER)
         pipe = context.redis.pipeline(transaction=False)
         scripts.queue(
             pipe,
@@ -88,16 +96,19 @@ class ChunkRun:
             self.count,
             time.time() + LEASE_SECONDS,
             self.chunk,
+            key,
         )
         pipe.get(keys.chunk(self.chunk))
-        pipe.get(keys.function(self.spec["func"]))
+        pipe.get(keys.function(str(self.spec.get("func"))))
+        pipe.hmget(keys.api_key(key), "public", "active")
         try:
-            reply, payload, func_blob = pipe.execute()
+            reply, payload, func_blob, key_state = pipe.execute()
         except Exception as exc:
             if "NOSCRIPT" not in str(exc):
                 raise
             scripts.load_all(context.redis)
-            reply, payload, func_blob = pipe.execute()
+            reply, payload, func_blob, key_state = pipe.execute()
+        refusal = verify.problem(self.spec, key_state, payload, func_blob)
         claimed, *busy = reply
         jids = [int(j) for j in claimed.split(b",")] if claimed else []
         lost: dict[str, list[int]] = {}
@@ -116,7 +127,7 @@ class ChunkRun:
                 *held,
             )
             jids.extend(int(j) for j in taken)
-        return sorted(jids), payload, func_blob
+        return sorted(jids), payload, func_blob, refusal
 
     def _report(self, outcomes: list[Outcome], final: bool) -> None:
         if not outcomes and not final:

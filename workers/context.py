@@ -9,7 +9,7 @@ from typing import Any
 
 import redis
 
-from picloud import broker, keys, runtime, serialization
+from picloud import broker, runtime, serialization
 from picloud.engines.cluster import scripts
 from workers.watchdog import Watchdog
 
@@ -30,16 +30,13 @@ class WorkerContext:
         self._functions: OrderedDict[str, Any] = OrderedDict()
         runtime.in_worker = True
 
-    def function(self, digest: str, blob: bytes | None) -> Any:
-        """The unpickled function ``digest`` (``blob`` is its pickle, read with the chunk)."""
+    def function(self, digest: str, blob: bytes) -> Any:
+        """The unpickled function ``digest`` (``blob``: its pickle, read and verified with the
+        chunk)."""
         func = self._functions.get(digest)
         if func is not None:
             self._functions.move_to_end(digest)
             return func
-        if blob is None:
-            blob = self.redis.get(keys.function(digest))
-        if blob is None:
-            raise LookupError(f"the job's function {digest} is missing from the broker")
         func = serialization.loads(blob)
         self._functions[digest] = func
         if len(self._functions) > FUNCTION_CACHE_SIZE:

@@ -17,14 +17,18 @@ from workers.chunk import MAX_ATTEMPTS
 log = logging.getLogger("picloud.worker")
 #: Seconds between two sweeps (and two pool heartbeats).
 INTERVAL = 5.0
+#: Seconds after which a worker's heartbeat field is dropped from WORKER_HEARTBEATS.
+WORKER_HEARTBEAT_TTL = 60.0
 
 
 class Reaper:
     """Runs in every worker's main process; one at a time sweeps (a Redis lock)."""
 
-    def __init__(self, queues: list[str]) -> None:
+    def __init__(self, queues: list[str], node: str | None = None) -> None:
         self.queues = queues
         self.name = f"{socket.gethostname()}:{threading.get_native_id()}"
+        #: the Celery node name (``c1@host``) this worker's heartbeats carry
+        self.node = node or self.name
         self._stop = threading.Event()
 
     def start(self) -> None:
@@ -45,9 +49,18 @@ class Reaper:
             self._stop.wait(INTERVAL)
 
     def beat(self, client: redis.Redis) -> None:
-        """Say that this worker serves its queues."""
+        """Say that this worker serves its queues, per pool and per worker; drop the worker
+        fields not renewed for WORKER_HEARTBEAT_TTL seconds (a worker gone for good)."""
         now = time.time()
-        client.hset(keys.POOL_HEARTBEATS, mapping={queue: now for queue in self.queues})
+        pipe = client.pipeline(transaction=False)
+        pipe.hset(keys.POOL_HEARTBEATS, mapping={queue: now for queue in self.queues})
+        mine = {f"{queue} {self.node}": now for queue in self.queues}
+        pipe.hset(keys.WORKER_HEARTBEATS, mapping=mine)
+        pipe.hgetall(keys.WORKER_HEARTBEATS)
+        seen = pipe.execute()[-1]
+        stale = [field for field, last in seen.items() if now - float(last) > WORKER_HEARTBEAT_TTL]
+        if stale:
+            client.hdel(keys.WORKER_HEARTBEATS, *stale)
 
     def sweep(self, client: redis.Redis) -> int:
         """Requeue or fail the jobs of every expired lease; return how many chunks."""

@@ -15,7 +15,7 @@ _reaper: Reaper | None = None
 def start_reaper(sender: Any = None, **_: Any) -> None:
     global _reaper
     queues = sorted(sender.app.amqp.queues.consume_from or ["c1"])
-    _reaper = Reaper(queues)
+    _reaper = Reaper(queues, sender.hostname)
     _reaper.start()
 
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from bench.systems.picloud_api import PicloudSystem
 from picloud.client import Cloud
-from picloud.engines.cluster import ClusterEngine
-from tests.services import Worker, redis_server
+from tests.services import Worker, keyed_engine, redis_server
 
 
 class PicloudCluster(PicloudSystem):
-    """``Cloud(ClusterEngine(url))`` against a fresh Redis and ``Worker(url, "c1", procs)``."""
+    """``Cloud(ClusterEngine(url, key, secret))`` (signed jobs) against a fresh Redis and
+    ``Worker(url, "c1", procs)``."""
 
     def __init__(self, procs: int) -> None:
         self.procs = procs
@@ -27,7 +27,7 @@ class PicloudCluster(PicloudSystem):
         worker = Worker(url, "c1", self.procs, log_dir)
         stack.callback(worker.stop)
         worker.wait_ready()
-        self._open(Cloud(lambda: ClusterEngine(url), lambda: "cluster"))
+        self._open(Cloud(keyed_engine(url), lambda: "cluster"))
 
     def close(self) -> None:
         try:

@@ -11,10 +11,9 @@ import pytest
 import redis
 
 from picloud.client import Cloud
-from picloud.engines.cluster import ClusterEngine
 from picloud.exceptions import CloudException, NoWorkerWarning
 from tests import jobfuncs as jf
-from tests.services import Worker, redis_server, wait_until
+from tests.services import Worker, keyed_engine, redis_server, wait_until
 
 
 @pytest.fixture
@@ -34,7 +33,7 @@ def gates(tmp_path):
 
 @pytest.fixture
 def client(cluster):
-    made = Cloud(lambda: ClusterEngine(cluster.url), lambda: "cluster")
+    made = Cloud(keyed_engine(cluster.url), lambda: "cluster")
     yield made
     made.close()
 
@@ -86,7 +85,7 @@ def test_jobs_of_a_dead_worker_come_back_through_their_lease(tmp_path, gates):
         other = Worker(url, "s1", 1, tmp_path)  # keeps a reaper alive
         first.wait_ready()
         other.wait_ready()
-        client = Cloud(lambda: ClusterEngine(url), lambda: "cluster")
+        client = Cloud(keyed_engine(url), lambda: "cluster")
         try:
             gate = gates("lease")
             again = client.call(jf.wait_for_file, gate.path, "again")
@@ -110,7 +109,7 @@ def test_jobs_of_a_dead_worker_come_back_through_their_lease(tmp_path, gates):
 
 def test_unreachable_broker_fails_fast_naming_it_without_password():
     started = time.monotonic()
-    client = Cloud(lambda: ClusterEngine("redis://:s3cret@127.0.0.1:1/0"), lambda: "cluster")
+    client = Cloud(keyed_engine("redis://:s3cret@127.0.0.1:1/0"), lambda: "cluster")
     with pytest.raises(CloudException) as caught:
         client.call(jf.square, 2)
     assert time.monotonic() - started < 10
@@ -144,7 +143,7 @@ def test_dependency_across_separate_calls_released_when_parent_finishes(client, 
 
 def test_kill_sticks_across_a_worker_restart(tmp_path):
     with redis_server() as url:
-        client = Cloud(lambda: ClusterEngine(url), lambda: "cluster")
+        client = Cloud(keyed_engine(url), lambda: "cluster")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NoWorkerWarning)
             jid = client.call(jf.square, 4)  # no worker yet: it waits in the queue

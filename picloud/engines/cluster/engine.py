@@ -6,7 +6,6 @@ this client's reply list instead of polling each job; reads are batched pipeline
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import itertools
 import json
 import pickle
@@ -19,11 +18,11 @@ from typing import Any
 
 import redis
 
-from picloud import broker, keys
+from picloud import broker, defaults, keys, signing
 from picloud.engines.base import Finished, Submission, Watcher
 from picloud.engines.cluster import scripts
 from picloud.engines.cluster.info import pool_served, read_info
-from picloud.engines.cluster.messages import list_key, message_template, queue_name
+from picloud.engines.cluster.messages import list_key, queue_name, task_message
 from picloud.engines.cluster.notices import FinishNotices
 from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
 from picloud.jids import describe_jids
@@ -40,6 +39,8 @@ READ_BATCH = 2000
 RECENT_SUBMISSIONS = 64
 #: Seconds between status re-reads while waiting on jobs another client submitted.
 POLL_FOREIGN = 0.5
+#: Jids a client reserves at once for its small submissions (one INCRBY per block).
+JID_BLOCK = 64
 
 
 def chunk_size(n: int) -> int:
@@ -48,13 +49,20 @@ def chunk_size(n: int) -> int:
 
 
 class ClusterEngine:
-    """The Engine protocol on the Celery fleet."""
+    """The Engine protocol on the Celery fleet, as one api key: it signs what it submits and
+    sees only that key's jobs (``keys.ANY_OWNER``, the admin, sees all and submits nothing)."""
 
     connection_type = "cluster"
 
-    def __init__(self, url: str, api_key: str = "None") -> None:
+    def __init__(
+        self, url: str, api_key: str = defaults.API_KEY, api_secretkey: str = defaults.API_SECRETKEY
+    ) -> None:
         self.url = url
         self.owner = api_key
+        unset = (defaults.API_KEY, defaults.API_SECRETKEY, "", None)
+        signable = api_key not in unset and api_secretkey not in unset
+        self.signer = signing.Signer(api_key, api_secretkey) if signable else None
+        self._jids = range(0)
         self.redis = broker.connect(url)
         with self._broker_errors():
             scripts.load_all(self.redis)
@@ -74,14 +82,32 @@ class ClusterEngine:
             raise CloudException(f"lost the broker at {broker.redact(self.url)}: {exc}") from None
 
     # --- submitting ---------------------------------------------------------------------------
+    def _reserve(self, n: int) -> int:
+        """The first of ``n`` fresh consecutive jids (small submissions share a block)."""
+        if n > len(self._jids):
+            with self._broker_errors():
+                size = max(n, JID_BLOCK)
+                end = self.redis.incrby(keys.JID_COUNTER, size) + 1
+            self._jids = range(end - size, end)
+        start = self._jids.start
+        self._jids = self._jids[n:]
+        return start
+
     def submit(self, submission: Submission) -> range:
+        if self.signer is None:
+            raise CloudException(
+                f"jobs on the cluster must be signed, and this connection has no API key "
+                f"({self.owner!r}): call cloud.setkey(api_key, api_secretkey) or set "
+                "PICLOUD_API_KEY and PICLOUD_API_SECRETKEY (`make run` makes a local key)"
+            )
         options = submission.options
         queue = queue_name(options.type, options.env)
         blobs = submission.args_blobs
         n = len(blobs)
         size = chunk_size(n)
-        digest = hashlib.sha1(submission.func_blob).hexdigest()
-        spec = {"func": digest, "options": _wire(options), "queue": queue}
+        digest = signing.digest(submission.func_blob)
+        start = self._reserve(n)
+        spec = {"func": digest, "options": _wire(options), "queue": queue, "key": self.owner}
         target = list_key(queue, options.priority)
         pipe = self.redis.pipeline(transaction=False)
         if digest not in self._stored_functions:
@@ -93,16 +119,21 @@ class ClusterEngine:
             part = blobs[offset : offset + size]
             chunk_id = f"{self.client_id}.{next(self._chunk_ids)}"
             chunk_keys.append(keys.chunk(chunk_id))
-            pipe.set(chunk_keys[-1], pickle.dumps(list(part), 5))
-            message = message_template(
-                queue, options.priority, {**spec, "chunk": chunk_id, "count": len(part)}
+            payload = pickle.dumps(list(part), 5)
+            pipe.set(chunk_keys[-1], payload)
+            first = start + offset
+            chunk_spec = {**spec, "chunk": chunk_id, "count": len(part), "first": first}
+            chunk_spec["sig"] = self.signer.sign(
+                first, len(part), signing.digest(payload), chunk_spec
             )
+            message = task_message(queue, options.priority, chunk_spec)
             chunk_args += [target, len(part), message, chunk_id]
         deps = options.depends_on
         scripts.queue(
             pipe,
             "submit",
             time.time(),
+            start,
             n,
             self.notices.reply_key,
             self.owner,
@@ -122,9 +153,10 @@ class ClusterEngine:
         outcome = replies[-1]
         if outcome[0] == b"nodep":
             self.redis.delete(*chunk_keys)
+            if self._jids.start == start + n:  # nothing was made: the jids are still free
+                self._jids = range(start, self._jids.stop)
             raise CloudException(f"This dependency does not exist: job {int(outcome[1])}")
         _warn_if_unserved(queue, replies[-2 - len(chunk_keys)])
-        start = int(outcome[1])
         jids = range(start, start + n)
         self._recent.append(jids)
         del self._recent[:-RECENT_SUBMISSIONS]
@@ -144,7 +176,8 @@ class ClusterEngine:
         """Run a read script over ``jids`` in batches of READ_BATCH."""
         with self._broker_errors():
             for start in range(0, len(jids), READ_BATCH):
-                yield scripts.run(self.redis, script, *jids[start : start + READ_BATCH])
+                batch = jids[start : start + READ_BATCH]
+                yield scripts.run(self.redis, script, self.owner, *batch)
 
     def wait(self, jids: Sequence[int], timeout: float | None, stop_on_error: bool) -> list[int]:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -222,7 +255,7 @@ class ClusterEngine:
 
     def info(self, jids: Sequence[int], fields: Sequence[str]) -> dict[int, dict[str, Any]]:
         with self._broker_errors():
-            return read_info(self.redis, jids, fields)
+            return read_info(self.redis, jids, fields, self.owner)
 
     def watch(self, jid: int, watcher: Watcher) -> None:
         status = self.notices.add_watcher(jid, watcher)
@@ -261,17 +294,27 @@ class ClusterEngine:
         return [j for start, n in zip(starts, sizes) if n for j in range(start, start + int(n))]
 
     def delete(self, jids: Sequence[int]) -> None:
+        self._on_finished("delete", jids, "cannot delete")
+        self.notices.forget(list(jids))
+
+    def rerun(self, jids: Sequence[int]) -> None:
+        """Run finished jobs again under the same jids (the admin's re-run action)."""
+        self._on_finished("rerun", jids, "cannot re-run")
+        self.notices.forget(list(jids))
+
+    def _on_finished(self, script: str, jids: Sequence[int], refusal: str) -> None:
+        """Run ``script`` on finished jobs; NoSuchJobError / CloudException if some are not."""
         with self._broker_errors():
-            reply = scripts.run(self.redis, "delete", *jids) if jids else [b"ok"]
+            args = (self.owner, time.time(), *jids)
+            reply = scripts.run(self.redis, script, *args) if jids else [b"ok"]
         if reply[0] == b"missing":
             raise NoSuchJobError(int(reply[1]))
         if reply[0] == b"unfinished":
             unfinished = [int(j) for j in reply[1:]]
             raise CloudException(
-                f"cannot delete unfinished jobs ({describe_jids(unfinished)}); "
+                f"{refusal} unfinished jobs ({describe_jids(unfinished)}); "
                 "kill them or wait for them first"
             )
-        self.notices.forget(list(jids))
 
     def close(self) -> bool:
         if self._closed:

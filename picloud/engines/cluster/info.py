@@ -28,15 +28,16 @@ def _when(value: bytes | None) -> datetime | None:
 
 
 def read_info(
-    client: redis.Redis, jids: Sequence[int], fields: Sequence[str]
+    client: redis.Redis, jids: Sequence[int], fields: Sequence[str], who: str = keys.ANY_OWNER
 ) -> dict[int, dict[str, Any]]:
-    """``{jid: {field: value}}``; NoSuchJobError for an unknown jid."""
+    """``{jid: {field: value}}`` of jobs api key ``who`` may see; NoSuchJobError for an unknown
+    jid or another key's."""
     pipe = client.pipeline(transaction=False)
     for jid in jids:
         pipe.hgetall(keys.job(jid))
     jobs = [{k.decode(): v for k, v in h.items()} for h in pipe.execute()]
     for jid, job in zip(jids, jobs):
-        if not job:
+        if not job or (who != keys.ANY_OWNER and job.get("owner", b"").decode() != who):
             raise NoSuchJobError(jid)
     batches = sorted({job["batch"] for job in jobs})
     pipe = client.pipeline(transaction=False)

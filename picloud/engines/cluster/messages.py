@@ -1,8 +1,8 @@
 """Celery task messages for chunks of jobs, written straight into kombu's Redis queues.
 
-The body is plain JSON (no base64) naming a chunk whose pickled arguments sit in Redis; the
-placeholder ``__FIRST__`` becomes the chunk's first jid inside the submit script, so the Celery
-task id (``picloud-<jid>``) derives from the jid."""
+The body is plain JSON (no base64) naming a chunk whose pickled arguments sit in Redis, signed
+by the submitting api key (picloud.signing); the Celery task id (``picloud-<jid>``) derives from
+the chunk's first jid."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import socket
 from typing import Any
 
 TASK_NAME = "picloud.run_chunk"
-FIRST = "__FIRST__"
 #: kombu priority lists: 0 (served first) to 9.
 MAX_PRIORITY = 9
 _ORIGIN = f"picloud@{socket.gethostname()}:{os.getpid()}"
@@ -30,11 +29,10 @@ def list_key(queue: str, priority: int) -> str:
     return f"{queue}\x06\x16{step}" if step else queue
 
 
-def message_template(queue: str, priority: int, spec: dict[str, Any]) -> str:
-    """A Celery protocol-2 message running ``spec``; ``__FIRST__`` is still to be filled."""
-    spec_json = json.dumps(spec)[:-1] + f', "first": {FIRST}}}'
-    body = f"[[{spec_json}], {{}}, {_EMBED}]"
-    task_id = f"picloud-{FIRST}"
+def task_message(queue: str, priority: int, spec: dict[str, Any]) -> str:
+    """A Celery protocol-2 message running ``spec`` (a chunk starting at jid ``spec['first']``)."""
+    body = f"[[{json.dumps(spec)}], {{}}, {_EMBED}]"
+    task_id = f"picloud-{spec['first']}"
     return json.dumps(
         {
             "body": body,

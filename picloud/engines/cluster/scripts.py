@@ -21,6 +21,7 @@ NAMES = (
     "requeue",
     "statuses",
     "results",
+    "rerun",
 )
 
 

@@ -1,6 +1,7 @@
 -- ARGV: now, jids... Kills every unfinished one: first those not yet running (so a job killed
 -- with its parent ends killed, not stalled), then the running ones, which are announced on the
--- kill channel so their worker stops them. Returns the jids that were running.
+-- kill channel so their worker stops them. ARGV: now, jids... (the caller checked that they are
+-- its key's). Returns the jids that were running.
 local now = ARGV[1]
 local running = {}
 for i = 2, #ARGV do

@@ -6,6 +6,11 @@ local FAILED = {error = true, killed = true, stalled = true}
 -- one letter per status in the compact replies of statuses.lua and results.lua
 local LETTER = {waiting = 'w', queued = 'q', processing = 'p', done = 'd', error = 'e',
   killed = 'k', stalled = 's'}
+-- whether a job hash's owner lets `who` see it ('*' = the admin sees every key's jobs)
+local function visible(owner, who)
+  return who == '*' or owner == who
+end
+
 local events = {}   -- status -> list of jids, one ledger event per status
 local notices = {}  -- reply list -> list of finished jids
 

@@ -1,11 +1,14 @@
--- ARGV: jids... Returns one string: per job a status letter, a 4-byte big-endian length and
--- that many bytes: the pickled result (done), the error text (failed) or nothing.
+-- ARGV: api key ('*' = any), jids... Returns one string: per job a status letter ('-' when
+-- unknown or another key's), a 4-byte big-endian length and that many bytes: the pickled result
+-- (done), the error text (failed) or nothing.
+local who = ARGV[1]
 local out = {}
-for i = 1, #ARGV do
-  local st, result, exception = unpack(redis.call('HMGET', P .. 'job:' .. ARGV[i],
-    'status', 'result', 'exception'))
+for i = 2, #ARGV do
+  local st, result, exception, owner = unpack(redis.call('HMGET', P .. 'job:' .. ARGV[i],
+    'status', 'result', 'exception', 'owner'))
+  if st and not visible(owner, who) then st = nil end
   local body = ''
   if st == 'done' then body = result or '' elseif st then body = exception or '' end
-  out[i] = (st and LETTER[st] or '-') .. struct.pack('>I4', #body) .. body
+  out[i - 1] = (st and LETTER[st] or '-') .. struct.pack('>I4', #body) .. body
 end
 return table.concat(out)

@@ -1,22 +1,21 @@
--- ARGV: now, n, reply, owner, client batches key, deperr, restartable, meta, ndeps, deps...,
---       nchunks,
---       then per chunk: queue, count, message template (__FIRST__ = its first jid), chunk id
--- Returns {'ok', start, status} or {'nodep', jid}.
-local now, n, reply, owner, batches = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4], ARGV[5]
-local deperr, restartable, meta = ARGV[6], ARGV[7], ARGV[8]
-local ndeps, i = tonumber(ARGV[9]), 10
+-- ARGV: now, start (jids the client reserved with INCRBY), n, reply, owner, client batches key,
+--       deperr, restartable, meta, ndeps, deps..., nchunks,
+--       then per chunk: queue list, count, signed message, chunk id
+-- Returns {'ok', start, status} or {'nodep', jid} (also for another key's job).
+local now, start, n, reply, owner = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local batches, deperr, restartable, meta = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
+local ndeps, i = tonumber(ARGV[10]), 11
 local pending, failed = {}, nil
 for _ = 1, ndeps do
   local dep = ARGV[i]; i = i + 1
-  local st = redis.call('HGET', P .. 'job:' .. dep, 'status')
-  if not st then return {'nodep', dep} end
+  local st, dep_owner = unpack(redis.call('HMGET', P .. 'job:' .. dep, 'status', 'owner'))
+  if not st or not visible(dep_owner, owner) then return {'nodep', dep} end
   if FAILED[st] then
     if deperr == 'abort' and not failed then failed = {dep, st} end
   elseif not FINISHED[st] then
     pending[#pending + 1] = dep
   end
 end
-local start = redis.call('INCRBY', P .. 'jid', n) - n + 1
 local state = 'released'
 if failed or #pending > 0 then state = 'waiting' end
 local status = (state == 'waiting') and 'waiting' or 'queued'
@@ -27,13 +26,12 @@ redis.call('EXPIRE', batches, 604800)
 local nchunks = tonumber(ARGV[i]); i = i + 1
 local offset = 0
 for _ = 1, nchunks do
-  local queue, count, template, chunk = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
+  local queue, count, message, chunk = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
   i = i + 4
   local first = start + offset
-  local message = string.gsub(template, '__FIRST__', tostring(first))
   for j = first, first + count - 1 do
     redis.call('HSET', P .. 'job:' .. j, 'status', status, 'batch', start, 'chunk', chunk,
-      'reply', reply, 'created', now)
+      'reply', reply, 'created', now, 'owner', owner)
     note(j, status, nil)
   end
   redis.call('HSET', P .. 'chunkmsg:' .. chunk, 'queue', queue, 'message', message,

@@ -1,0 +1,32 @@
+-- Run finished jobs again under the same jids (the admin's re-run): each goes back to queued
+-- and its chunk's signed message is queued again (a worker claims only the queued jobs of it).
+-- ARGV: api key ('*' = any), now, jids... Returns {'ok', n} or {'unfinished', jid...} or
+-- {'missing', jid} (nothing changed then).
+local who, now = ARGV[1], ARGV[2]
+local unfinished = {}
+for i = 3, #ARGV do
+  local st, owner = unpack(redis.call('HMGET', P .. 'job:' .. ARGV[i], 'status', 'owner'))
+  if not st or not visible(owner, who) then return {'missing', ARGV[i]} end
+  if not FINISHED[st] then unfinished[#unfinished + 1] = ARGV[i] end
+end
+if #unfinished > 0 then
+  table.insert(unfinished, 1, 'unfinished')
+  return unfinished
+end
+local chunks = {}
+for i = 3, #ARGV do
+  local j = ARGV[i]
+  local k = P .. 'job:' .. j
+  redis.call('HDEL', k, 'result', 'exception', 'started', 'finished', 'runtime', 'worker',
+    'profile')
+  redis.call('HSET', k, 'status', 'queued', 'attempts', 0)
+  redis.call('DEL', P .. 'out:' .. j .. ':stdout', P .. 'out:' .. j .. ':stderr')
+  chunks[redis.call('HGET', k, 'chunk')] = true
+  note(j, 'queued', nil)
+end
+for chunk in pairs(chunks) do
+  local queue, message = unpack(redis.call('HMGET', P .. 'chunkmsg:' .. chunk, 'queue', 'message'))
+  redis.call('LPUSH', queue, message)
+end
+flush(now)
+return {'ok', #ARGV - 2}
