@@ -78,7 +78,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT", os.path.join(getconfigpath(), "static"))
+#: ``collectstatic`` target for production; in development WhiteNoise serves from the apps.
+STATIC_ROOT = os.environ.get("DJANGO_STATIC_ROOT") or None
 LOGIN_URL = "admin:login"
 
 LOGGING = {

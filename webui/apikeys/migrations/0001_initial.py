@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,21 +14,37 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='ApiKey',
+            name="ApiKey",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=64, unique=True, verbose_name='API key')),
-                ('secret_hash', models.CharField(editable=False, max_length=255)),
-                ('public_key', models.CharField(editable=False, help_text='Ed25519, hex', max_length=64)),
-                ('active', models.BooleanField(db_index=True, default=True)),
-                ('description', models.CharField(blank=True, default='', max_length=255)),
-                ('created', models.DateTimeField(auto_now_add=True)),
-                ('last_used', models.DateTimeField(blank=True, null=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=64, unique=True, verbose_name="API key")),
+                ("secret_hash", models.CharField(editable=False, max_length=255)),
+                (
+                    "public_key",
+                    models.CharField(editable=False, help_text="Ed25519, hex", max_length=64),
+                ),
+                ("active", models.BooleanField(db_index=True, default=True)),
+                ("description", models.CharField(blank=True, default="", max_length=255)),
+                ("created", models.DateTimeField(auto_now_add=True)),
+                ("last_used", models.DateTimeField(blank=True, null=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API key',
-                'ordering': ['key'],
+                "verbose_name": "API key",
+                "ordering": ["key"],
             },
         ),
     ]

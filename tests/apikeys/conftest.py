@@ -1,0 +1,30 @@
+"""API key tests talk to a real redis-server (the workers' mirror of the keys)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+import picloud.config
+from tests.services import redis_server
+
+
+@pytest.fixture(scope="module")
+def broker_url() -> Iterator[str]:
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def broker(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
+    """picloud (and so the web UI) pointed at a real, emptied redis-server."""
+    monkeypatch.setenv("PICLOUD_BROKER_URL", broker_url)
+    picloud.config.reload()
+    client = redis.Redis.from_url(broker_url)
+    client.flushall()
+    yield client
+    client.close()
+    monkeypatch.delenv("PICLOUD_BROKER_URL")
+    picloud.config.reload()

@@ -1,0 +1,217 @@
+"""Signed job messages on real workers: unsigned, tampered, replayed and deactivated-key
+messages end their jobs in error and nothing of their payload runs (a pickle that would create
+a marker file must not create it); and one key never sees another key's jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import time
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from picloud import keyring, keys
+from picloud.client import Cloud
+from picloud.engines.cluster.messages import MAX_PRIORITY, list_key
+from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
+from tests import jobfuncs as jf
+from tests.services import TEST_API_KEY, keyed_engine
+
+#: A queue no worker serves: submitted jobs wait there until a test moves their message.
+HELD = "c1.held"
+
+
+class CreatesFile:
+    """Unpickling this creates ``path``: the payload an attacker would slip in."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.fixture
+def client(cluster) -> Iterator[Cloud]:
+    made = Cloud(keyed_engine(cluster.url), lambda: "cluster")
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def broker(cluster) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(cluster.url)
+    yield client
+    client.close()
+
+
+def _held_job(client: Cloud, *args) -> int:
+    """Submit ``touch_then_return(*args)`` to the unserved queue; its message waits there."""
+    with pytest.warns(NoWorkerWarning):
+        return client.call(jf.touch_then_return, *args, _env="held")
+
+
+def _release(broker: redis.Redis) -> None:
+    """Move every held message to c1 (same priority), where a worker takes it."""
+    for priority in range(MAX_PRIORITY + 1):
+        while broker.rpoplpush(list_key(HELD, priority), list_key("c1", priority)):
+            pass
+
+
+def _error_of(client: Cloud, jid: int) -> str:
+    with pytest.raises(CloudException) as caught:
+        client.result(jid, timeout=30)
+    return str(caught.value)
+
+
+def _forge_job(broker: redis.Redis, jid: int, chunk: str, key: str = TEST_API_KEY) -> None:
+    """Write a queued job hash the way the submit script would."""
+    broker.hset(
+        keys.job(jid),
+        mapping={
+            "status": "queued",
+            "batch": jid,
+            "chunk": chunk,
+            "created": time.time(),
+            "owner": key,
+        },
+    )
+    broker.hset(keys.batch(jid), mapping={"n": 1, "owner": key, "meta": "{}"})
+
+
+def _message(spec: dict) -> str:
+    body = json.dumps(
+        [[spec], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
+    )
+    return json.dumps(
+        {
+            "body": body,
+            "content-encoding": "utf-8",
+            "content-type": "application/json",
+            "headers": {
+                "lang": "py",
+                "task": "picloud.run_chunk",
+                "id": f"forged-{spec['first']}",
+                "ignore_result": True,
+            },
+            "properties": {
+                "correlation_id": "x",
+                "delivery_mode": 2,
+                "delivery_info": {"exchange": "", "routing_key": "c1"},
+                "priority": 0,
+                "delivery_tag": f"forged-{spec['first']}",
+            },
+        }
+    )
+
+
+def _spec_of(broker: redis.Redis, jid: int) -> dict:
+    chunk = broker.hget(keys.job(jid), "chunk").decode()
+    message = json.loads(broker.hget(keys.chunk_message(chunk), "message"))
+    return json.loads(message["body"])[0][0]
+
+
+def test_a_hand_written_unsigned_message_runs_nothing(client, broker, tmp_path):
+    marker = str(tmp_path / "marker")
+    jid = client.call(jf.square, 3)  # any fresh jid of this key, to hand-write a neighbour
+    assert client.result(jid, timeout=30) == 9
+    forged = jid + 1_000_000
+    broker.set(keys.chunk("forged"), pickle.dumps([pickle.dumps(((), {}))]))
+    broker.set(keys.function("evil"), pickle.dumps(CreatesFile(marker)))
+    _forge_job(broker, forged, "forged")
+    spec = {
+        "func": "evil",
+        "options": {},
+        "queue": "c1",
+        "chunk": "forged",
+        "count": 1,
+        "first": forged,
+    }
+    broker.lpush("c1", _message(spec))
+    text = _error_of(client, forged)
+    assert "not signed" in text and "before anything of it ran" in text
+    assert not os.path.exists(marker)
+
+
+@pytest.mark.parametrize("part", ["arguments", "function"])
+def test_a_tampered_message_runs_nothing(client, broker, tmp_path, part):
+    marker, benign = str(tmp_path / "marker"), str(tmp_path / "benign")
+    jid = _held_job(client, benign, "fine")
+    spec = _spec_of(broker, jid)
+    if part == "arguments":
+        broker.set(keys.chunk(spec["chunk"]), pickle.dumps([pickle.dumps(CreatesFile(marker))]))
+    else:
+        broker.set(keys.function(spec["func"]), pickle.dumps(CreatesFile(marker)))
+    _release(broker)
+    text = _error_of(client, jid)
+    assert "signature does not match" in text or "not the one it was signed with" in text
+    assert not os.path.exists(marker) and not os.path.exists(benign)
+
+
+def test_a_signed_message_replayed_for_another_job_runs_nothing(client, broker, tmp_path):
+    ran = str(tmp_path / "ran")
+    jid = _held_job(client, ran, "once")
+    spec = _spec_of(broker, jid)
+    _release(broker)
+    assert client.result(jid, timeout=30) == "once"
+    os.remove(ran)
+    replayed = jid + 1_000_000
+    _forge_job(broker, replayed, spec["chunk"])
+    broker.lpush("c1", _message({**spec, "first": replayed}))
+    assert "signature does not match" in _error_of(client, replayed)
+    # the same message sent again for its own (finished) job runs nothing either
+    broker.lpush("c1", _message(spec))
+    client.call(jf.square, 1)  # a job behind it on the same queue...
+    jf.wait_for(lambda: broker.llen("c1") == 0, 30, "the replayed message to be consumed")
+    assert client.result(client.call(jf.square, 2), timeout=30) == 4  # ...and after it
+    assert not os.path.exists(ran) and client.status(jid) == "done"
+
+
+def test_a_deactivated_or_unknown_key_runs_nothing(client, broker, tmp_path):
+    ran = str(tmp_path / "ran")
+    jid = _held_job(client, ran, "x")
+    keyring.publish(
+        broker,
+        TEST_API_KEY,
+        broker.hget(keys.api_key(TEST_API_KEY), "public").decode(),
+        active=False,
+    )
+    try:
+        _release(broker)
+        assert f"API key '{TEST_API_KEY}' is deactivated" in _error_of(client, jid)
+    finally:
+        keyring.publish_secret(broker, TEST_API_KEY, "0123456789abcdef0123456789abcdef01234567")
+    stranger = Cloud(
+        keyed_engine(client.connection_info()["broker_url"], "4242", "s" * 40), lambda: "cluster"
+    )
+    try:
+        with pytest.warns(NoWorkerWarning):
+            other = stranger.call(jf.touch_then_return, ran, "y", _env="held")
+        keyring.withdraw(broker, "4242")
+        _release(broker)
+        assert "API key '4242' is not known" in _error_of(stranger, other)
+    finally:
+        stranger.close()
+    assert not os.path.exists(ran)
+
+
+def test_another_keys_jobs_look_like_jobs_that_do_not_exist(client, cluster):
+    mine = client.call(jf.square, 5)
+    assert client.result(mine, timeout=30) == 25
+    other = Cloud(keyed_engine(cluster.url, "2002", "b" * 40), lambda: "cluster")
+    try:
+        missing = mine + 10_000_000
+        for jid in (mine, missing):
+            for action in (other.status, other.result, other.info, other.kill, other.delete):
+                with pytest.raises(NoSuchJobError) as caught:
+                    action(jid)
+                assert str(caught.value) == str(NoSuchJobError(jid))
+        with pytest.raises(CloudException, match=f"dependency does not exist: job {mine}"):
+            other.call(jf.square, 1, _depends_on=mine)
+        assert other.result(other.call(jf.square, 3), timeout=30) == 9
+    finally:
+        other.close()
+    assert client.status(mine) == "done" and client.result(mine) == 25
