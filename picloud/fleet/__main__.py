@@ -1,27 +1,35 @@
 """``python -m picloud.fleet`` (``make run``): the local fleet in the foreground.
 
-Finds or starts the Redis, writes ``<PICLOUD_HOME>/fleet.json`` so ``import cloud`` finds the
-fleet, runs the Procfile's workers under honcho, and undoes all of it on Ctrl-C / SIGTERM."""
+Finds or starts the Redis, prepares the web UI (migrations, admin login, the local API key),
+writes ``<PICLOUD_HOME>/fleet.json`` so ``import cloud`` finds the fleet and its key, runs the
+Procfile's processes (workers, web UI, recorder) under honcho, and undoes all of it on Ctrl-C /
+SIGTERM."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from honcho.environ import parse_procfile
 
-from picloud import broker
+from picloud import broker, config
 from picloud.exceptions import CloudException
 from picloud.fleet.redis_server import RedisServer, find_or_start
 from workers.pools import POOLS
 
+if TYPE_CHECKING:
+    from webui.first_run import FirstRun
+
 REPO = Path(__file__).resolve().parents[2]
 PROCFILE = REPO / "Procfile"
+DEFAULT_WEB_PORT = 8000
 
 
 def procfile_processes() -> dict[str, str]:
@@ -41,14 +49,43 @@ def refuse_second_fleet() -> None:
         raise CloudException(f"a local fleet already runs (pid {owner}, {path})")
 
 
-def write_fleet_file(url: str) -> None:
-    """Write fleet.json atomically: {"broker_url": url, "pid": this process}."""
+def write_fleet_file(url: str, api_key: str, api_secretkey: str) -> None:
+    """Write fleet.json atomically (mode 0600: it holds the local key's secret):
+    {"broker_url", "api_key", "api_secretkey", "pid"}."""
     path = broker.fleet_file()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = f"{path}.{os.getpid()}.tmp"
-    with open(partial, "w", encoding="utf-8") as handle:
-        json.dump({"broker_url": url, "pid": os.getpid()}, handle)
+    found = {"broker_url": url, "api_key": api_key, "api_secretkey": api_secretkey}
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump({**found, "pid": os.getpid()}, handle)
     os.replace(partial, path)
+
+
+def web_port() -> int:
+    """The web UI's port (PICLOUD_WEB_PORT, default 8000); CloudException if it is taken."""
+    port = int(os.environ.get("PICLOUD_WEB_PORT") or DEFAULT_WEB_PORT)
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            raise CloudException(
+                f"port {port} for the web UI is in use; set PICLOUD_WEB_PORT to another"
+            ) from None
+    return port
+
+
+def prepare_web_ui(url: str) -> FirstRun:
+    """Migrate the web UI's database, make the admin login and the local key (first run)."""
+    os.environ["PICLOUD_BROKER_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webui.settings")
+    config.reload()
+    import django
+
+    django.setup()
+    from webui import first_run
+
+    return first_run.prepare()
 
 
 def release_fleet_file() -> None:
@@ -78,28 +115,37 @@ def _shown(path: str) -> str:
     return path if relative.startswith("..") else relative
 
 
-def banner(server: RedisServer, processes: dict[str, str]) -> str:
-    """What ``make run`` prints before the workers' logs."""
+def banner(server: RedisServer, processes: dict[str, str], port: int, first: FirstRun) -> str:
+    """What ``make run`` prints before the processes' logs."""
     cores = os.cpu_count() or 1
     rows = []
-    for name, command in processes.items():
+    for name in processes:
         pool = POOLS.get(name)
-        if pool is None:
-            rows.append((name, command, ""))
-            continue
-        count = f"{pool.concurrency or cores} processes" + ("" if pool.concurrency else " (1/core)")
-        limits = f"{count} x {pool.memory_per_child_mb} MB"
-        rows.append((name, limits, pool.description))
+        if pool is not None:
+            count = f"{pool.concurrency or cores} processes" + (
+                "" if pool.concurrency else " (1/core)"
+            )
+            rows.append((name, f"{count} x {pool.memory_per_child_mb} MB", pool.description))
     width = max((len(limits) for _, limits, _ in rows), default=0)
     pools = [f"{name:<3} {limits:<{width}}  {about}".rstrip() for name, limits, about in rows]
+    others = [name for name in processes if name not in POOLS]
     python = _shown(sys.executable)
     celery = _shown(os.path.join(os.path.dirname(sys.executable), "celery"))
+    login = (
+        f"{first.admin_user} / {first.admin_password}  (made now; shown only this once)"
+        if first.admin_password
+        else f"{first.admin_user}  (made on the first run)"
+    )
     return "\n".join(
         [
             "picloud local fleet",
             f"  broker  {broker.redact(server.url)}  ({server.origin})",
             *(f"  {'pools' if i == 0 else '':<6}  {line}" for i, line in enumerate(pools)),
-            f"  fleet   {broker.fleet_file()}  (how `import cloud` finds this fleet)",
+            f"  also    {', '.join(others)}  (see the Procfile)",
+            f"  web UI  http://127.0.0.1:{port}/admin/  (dashboard: /dashboard/)",
+            f"  login   {login}",
+            f"  key     api_key {first.api_key}  (this machine's local key)",
+            f"  fleet   {broker.fleet_file()}  (how `import cloud` finds this fleet and its key)",
             f"try it from another terminal (in {REPO}):",
             f'  {python} -c "import cloud; print(cloud.result(cloud.call(lambda: 3*3)))"',
             f"  {celery} -A workers inspect active",
@@ -108,15 +154,16 @@ def banner(server: RedisServer, processes: dict[str, str]) -> str:
     )
 
 
-def honcho_env(url: str) -> dict[str, str]:
-    """The workers' environment: this venv first on PATH, the repo importable, the broker set."""
-    env = dict(os.environ, PICLOUD_BROKER_URL=url)
+def honcho_env(url: str, port: int) -> dict[str, str]:
+    """The processes' environment: this venv first on PATH, the repo importable, the broker
+    and the web UI's port set."""
+    env = dict(os.environ, PICLOUD_BROKER_URL=url, PICLOUD_WEB_PORT=str(port))
     env["PATH"] = os.pathsep.join(filter(None, [os.path.dirname(sys.executable), env.get("PATH")]))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
 
 
-def run_honcho(url: str) -> int:
+def run_honcho(url: str, port: int) -> int:
     """Run ``honcho start`` until it exits, forwarding SIGINT/SIGTERM to it; 0 after a signal."""
     command = [sys.executable, "-m", "honcho", "start", "-f", str(PROCFILE), "-d", str(REPO)]
     honcho: list[subprocess.Popen[bytes]] = []
@@ -130,7 +177,8 @@ def run_honcho(url: str) -> int:
     signal.signal(signal.SIGINT, forward)
     signal.signal(signal.SIGTERM, forward)
     # Its own session: a Ctrl-C reaches honcho once, through us.
-    honcho.append(subprocess.Popen(command, cwd=REPO, env=honcho_env(url), start_new_session=True))
+    env = honcho_env(url, port)
+    honcho.append(subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True))
     if stopping:
         honcho[0].send_signal(stopping[0])
     returncode = honcho[0].wait()
@@ -149,10 +197,12 @@ def main() -> int:
     try:
         processes = procfile_processes()
         refuse_second_fleet()
+        port = web_port()
         server = find_or_start()
-        write_fleet_file(server.url)
-        print(banner(server, processes), flush=True)
-        returncode = run_honcho(server.url)
+        first = prepare_web_ui(server.url)
+        write_fleet_file(server.url, first.api_key, first.api_secretkey)
+        print(banner(server, processes, port, first), flush=True)
+        returncode = run_honcho(server.url, port)
         print("picloud local fleet stopped", flush=True)
         return returncode
     except CloudException as exc:

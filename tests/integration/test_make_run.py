@@ -3,11 +3,15 @@ and the embedded Redis it falls back to."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,14 +26,16 @@ from tests.services import redis_server as own_redis_server
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT = (
-    "import cloud; print(cloud.result(cloud.call(lambda: 3*3), timeout=50)); "
-    "print(cloud.connection_info()['connection_type'])"
+    "import cloud; jid = cloud.call(lambda: 3*3); print(cloud.result(jid, timeout=50)); "
+    "print(cloud.connection_info()['connection_type']); print(jid)"
 )
 
 
-def _environment(home: Path, broker_url: str | None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PICLOUD_")}
+def _environment(home: Path, broker_url: str | None, web_port: int = 0) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PICLOUD_", "DJANGO_"))}
     env["PICLOUD_HOME"] = str(home)
+    if web_port:
+        env["PICLOUD_WEB_PORT"] = str(web_port)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     if broker_url:
         env["PICLOUD_BROKER_URL"] = broker_url
@@ -60,6 +66,21 @@ def _running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def _recorded(home: Path, jid: int) -> bool:
+    """Whether the ledger (the fleet's SQLite database) has job ``jid`` as done."""
+    with sqlite3.connect(home / "webui.sqlite3") as db:
+        row = db.execute("SELECT status FROM ledger_job WHERE jid = ?", (jid,)).fetchone()
+    return row == ("done",)
+
+
 def _kill_all(home: Path) -> None:
     for pid in _marked(home):
         try:
@@ -80,11 +101,12 @@ def test_make_run_starts_serves_and_stops(tmp_path: Path, own_redis: str) -> Non
     home = tmp_path / "home"
     log_path = tmp_path / "fleet.log"
     fleet_file = home / "fleet.json"
+    port = free_port()
     with open(log_path, "wb") as log:
         fleet = subprocess.Popen(
             [sys.executable, "-m", "picloud.fleet"],
             cwd=REPO,
-            env=_environment(home, own_redis),
+            env=_environment(home, own_redis, port),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -105,7 +127,17 @@ def test_make_run_starts_serves_and_stops(tmp_path: Path, own_redis: str) -> Non
             text=True,
             timeout=60,
         )
-        assert client.stdout.split() == ["9", "cluster"], client.stderr + log_path.read_text()
+        assert client.stdout.split()[:2] == ["9", "cluster"], client.stderr + log_path.read_text()
+        jid = client.stdout.split()[2]
+        assert oct(fleet_file.stat().st_mode & 0o777) == "0o600"
+        assert json.loads(fleet_file.read_text())["api_key"] in log_path.read_text()
+
+        # the web UI answers, and the recorder put the job in its database
+        login = re.search(r"login\s+(\S+) / (\S+)", log_path.read_text())
+        assert login, log_path.read_text()
+        web = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(f"{web}/admin/login/"), 30, "the web UI")
+        wait_until(lambda: _recorded(home, int(jid)), 30, f"job {jid} in the ledger")
 
         ping = subprocess.run(
             [sys.executable, "-m", "celery", "-A", "workers", "inspect", "ping",
@@ -120,6 +152,8 @@ def test_make_run_starts_serves_and_stops(tmp_path: Path, own_redis: str) -> Non
 
         workers = {pid for pid, cmd in _marked(home).items() if " worker -Q " in cmd}
         assert len(workers) >= 4, _marked(home)
+        commands = " | ".join(_marked(home).values())
+        assert "gunicorn" in commands and "manage.py record" in commands, commands
         banner = log_path.read_text()
         assert own_redis in banner and "c1" in banner and "s1" in banner
 
