@@ -18,8 +18,13 @@ install: $(STAMP)
 run: install
 	$(PY) -m picloud.fleet
 
+# The database tests run twice: on SQLite (with everything) and on PostgreSQL.
+POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+DB_TESTS := tests/webui tests/apikeys
+
 test: install
 	$(PY) -m pytest
+	DATABASE_URL=$(POSTGRES_URL) $(PY) -m pytest -q $(DB_TESTS)
 
 lint: install
 	$(VENV)/bin/ruff check .
