@@ -41,6 +41,15 @@ def running_fleet_credentials() -> tuple[str, str] | None:
         return None
 
 
+def running_fleet_server_url() -> str:
+    """The web UI URL of the local fleet ``make run`` started, or ''."""
+    try:
+        with open(fleet_file(), encoding="utf-8") as handle:
+            return str(json.load(handle).get("server_url", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 def configured_broker_url() -> str | None:
     """PICLOUD_BROKER_URL / cloudconf.py's broker_url, else a running local fleet's."""
     return config.current().broker_url or running_fleet_url()

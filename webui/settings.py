@@ -30,9 +30,12 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_celery_beat",
     "webui.ledger",
     "webui.apikeys",
     "webui.dashboard",
+    "webui.api",
+    "webui.crons",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,5 @@
-"""URLs: the admin at /admin/, the dashboard at /dashboard/ (and / redirects there)."""
+"""URLs: the admin at /admin/, the dashboard at /dashboard/ (and / redirects there), the HTTP
+API on PiCloud's paths (/r/..., /job/..., /servers/list/) and our /api/... management calls."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -12,4 +13,6 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("dashboard/", include("webui.dashboard.urls")),
+    path("", include("webui.crons.urls")),
+    path("", include("webui.api.urls")),
 ]

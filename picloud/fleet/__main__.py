@@ -49,13 +49,18 @@ def refuse_second_fleet() -> None:
         raise CloudException(f"a local fleet already runs (pid {owner}, {path})")
 
 
-def write_fleet_file(url: str, api_key: str, api_secretkey: str) -> None:
+def write_fleet_file(url: str, port: int, api_key: str, api_secretkey: str) -> None:
     """Write fleet.json atomically (mode 0600: it holds the local key's secret):
-    {"broker_url", "api_key", "api_secretkey", "pid"}."""
+    {"broker_url", "server_url", "api_key", "api_secretkey", "pid"}."""
     path = broker.fleet_file()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = f"{path}.{os.getpid()}.tmp"
-    found = {"broker_url": url, "api_key": api_key, "api_secretkey": api_secretkey}
+    found = {
+        "broker_url": url,
+        "server_url": f"http://127.0.0.1:{port}/",
+        "api_key": api_key,
+        "api_secretkey": api_secretkey,
+    }
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         json.dump({**found, "pid": os.getpid()}, handle)
@@ -200,7 +205,7 @@ def main() -> int:
         port = web_port()
         server = find_or_start()
         first = prepare_web_ui(server.url)
-        write_fleet_file(server.url, first.api_key, first.api_secretkey)
+        write_fleet_file(server.url, port, first.api_key, first.api_secretkey)
         print(banner(server, processes, port, first), flush=True)
         returncode = run_honcho(server.url, port)
         print("picloud local fleet stopped", flush=True)

@@ -1,0 +1,61 @@
+"""The client side of the web UI's HTTP API (``server_url``), used by cloud.cron, cloud.rest
+and cloud.account so that a client needs no database access: HTTP Basic by api key, JSON in
+and out, the server's error text raised as CloudException."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from picloud import config, defaults
+from picloud.exceptions import CloudException
+
+#: Seconds to wait for the server (connect, read).
+TIMEOUT = (5.0, 60.0)
+
+
+class ApiClient:
+    """Calls to one server as one api key (or a Django user, for cloud.account)."""
+
+    def __init__(self, server_url: str, username: str, password: str) -> None:
+        if not server_url:
+            raise CloudException(
+                "no server_url configured: call cloud.setkey(api_key, api_secretkey, "
+                "server_url='http://host:8000/') or set PICLOUD_SERVER_URL"
+            )
+        self.base = server_url.rstrip("/") + "/"
+        self.session = requests.Session()
+        self.session.auth = (username, password)
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """``method path`` (relative to the server); the decoded JSON answer."""
+        url = self.base + path.lstrip("/")
+        try:
+            response = self.session.request(method, url, timeout=TIMEOUT, **kwargs)
+        except requests.RequestException as exc:
+            raise CloudException(f"cannot reach the picloud server at {self.base}: {exc}") from None
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if response.status_code >= 400:
+            message = body.get("error_msg") if isinstance(body, dict) else None
+            raise CloudException(
+                message or f"{method} {url} answered {response.status_code}",
+                status=response.status_code,
+            )
+        return body
+
+
+def api_client() -> ApiClient:
+    """A client for the configured server_url as the configured (or local fleet's) api key."""
+    from picloud import broker
+
+    settings = config.current()
+    key, secret = settings.api_key, settings.api_secretkey
+    if key == defaults.API_KEY:
+        key, secret = broker.running_fleet_credentials() or (key, secret)
+    if key == defaults.API_KEY or secret == defaults.API_SECRETKEY:
+        raise CloudException("no API key configured: call cloud.setkey(api_key, api_secretkey)")
+    return ApiClient(settings.server_url or broker.running_fleet_server_url(), key, secret)

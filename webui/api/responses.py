@@ -1,0 +1,32 @@
+"""JSON answers of the HTTP API: results, and errors as PiCloud shaped them
+(``{"error_code": N, "error_msg": "...", "retry": false}``) with a 4xx status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import JsonResponse
+
+#: PiCloud's code for "the job is not done yet" (a 4xx status of its own).
+JOB_NOT_DONE = 455
+
+
+class ApiError(Exception):
+    """A request the API refuses: ``status`` (4xx) and a message naming what was wrong."""
+
+    def __init__(self, status: int, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code or status
+
+
+def ok(payload: dict[str, Any], status: int = 200) -> JsonResponse:
+    return JsonResponse(payload, status=status)
+
+
+def error(status: int, message: str, code: int | None = None) -> JsonResponse:
+    body = {"error_code": code or status, "error_msg": message, "retry": False}
+    response = JsonResponse(body, status=status)
+    if status == 401:
+        response["WWW-Authenticate"] = 'Basic realm="picloud"'
+    return response

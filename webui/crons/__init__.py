@@ -1,0 +1,1 @@
+"""Crons: functions registered with cloud.cron, fired by django-celery-beat as ordinary jobs."""

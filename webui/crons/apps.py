@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CronsConfig(AppConfig):
+    name = "webui.crons"
+    verbose_name = "Crons"
