@@ -1,7 +1,11 @@
-"""Dashboard URLs (filled in by the dashboard work)."""
+"""Dashboard URLs: the page, and the JSON it polls."""
 
 from django.urls import path
-from django.views.generic import TemplateView
+
+from webui.dashboard import views
 
 app_name = "dashboard"
-urlpatterns = [path("", TemplateView.as_view(template_name="admin/base_site.html"), name="index")]
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("data.json", views.data, name="data"),
+]
