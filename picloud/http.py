@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
-
 from picloud import config, defaults
 from picloud.exceptions import CloudException
 
@@ -24,12 +22,32 @@ class ApiClient:
                 "no server_url configured: call cloud.setkey(api_key, api_secretkey, "
                 "server_url='http://host:8000/') or set PICLOUD_SERVER_URL"
             )
+        import requests  # here: ``import cloud`` stays cheap
+
         self.base = server_url.rstrip("/") + "/"
+        self.username = username
         self.session = requests.Session()
         self.session.auth = (username, password)
 
+    def close(self) -> None:
+        """Close the connections this client keeps open."""
+        self.session.close()
+
+    def __del__(self) -> None:  # a client dropped without close() leaves no open socket
+        session = getattr(self, "session", None)
+        if session is not None:
+            session.close()
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """``method path`` (relative to the server); the decoded JSON answer."""
+        import requests
+
         url = self.base + path.lstrip("/")
         try:
             response = self.session.request(method, url, timeout=TIMEOUT, **kwargs)

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "webui.dashboard",
     "webui.api",
     "webui.crons",
+    "webui.published",
 ]
 
 MIDDLEWARE = [

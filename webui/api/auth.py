@@ -1,5 +1,7 @@
-"""HTTP Basic auth by ``api_key:api_secretkey`` for the API views, with a short cache of good
-logins (the secret's PBKDF2 check is deliberately slow) and a limit on failed attempts."""
+"""HTTP Basic auth for the API views: ``api_key:api_secretkey`` (``api_view``) or a Django
+user's ``username:password`` (``user_view``, for cloud.account), with a short cache of good key
+logins (the secret's PBKDF2 check is deliberately slow) and a limit on failed attempts per
+client address. Both decorators answer every refusal as JSON, never as an HTML page."""
 
 from __future__ import annotations
 
@@ -7,18 +9,27 @@ import base64
 import binascii
 import functools
 import hashlib
+import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+import redis
+from django.contrib.auth import authenticate as authenticate_user
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.http import HttpRequest, HttpResponse, UnreadablePostError
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from webui.api.responses import ApiError, error
+from picloud.exceptions import CloudException, NoSuchJobError
+from webui.api.responses import ApiError, error, no_such_job
 from webui.apikeys.issuing import authenticate
 from webui.apikeys.models import ApiKey
+
+log = logging.getLogger("picloud.webui")
 
 #: Failed logins one client address may make per window before it gets 429.
 MAX_FAILURES = 10
@@ -30,30 +41,42 @@ _good: dict[tuple[str, str], tuple[float, int]] = {}
 View = Callable[..., HttpResponse]
 
 
-def _credentials(request: HttpRequest) -> tuple[str, str]:
+def _credentials(request: HttpRequest, shape: str) -> tuple[str, str]:
     header = request.META.get("HTTP_AUTHORIZATION", "")
     scheme, _, encoded = header.partition(" ")
     if scheme.lower() != "basic" or not encoded:
-        raise ApiError(401, "authentication required: HTTP Basic with api_key:api_secretkey")
+        raise ApiError(401, f"authentication required: HTTP Basic with {shape}")
     try:
-        key, sep, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
+        name, sep, secret = base64.b64decode(encoded, validate=True).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         raise ApiError(401, "malformed HTTP Basic credentials") from None
-    if not sep or not key or not secret:
-        raise ApiError(401, "HTTP Basic credentials must be api_key:api_secretkey")
-    return key, secret
+    if not sep or not name or not secret:
+        raise ApiError(401, f"HTTP Basic credentials must be {shape}")
+    return name, secret
 
 
 def _failures_key(request: HttpRequest) -> str:
     return f"picloud-auth-failures:{request.META.get('REMOTE_ADDR', '?')}"
 
 
+def _refuse_if_limited(request: HttpRequest) -> None:
+    if cache.get(_failures_key(request), 0) >= MAX_FAILURES:
+        raise ApiError(429, "too many failed logins from this address; try again in a minute")
+
+
+def _count_failure(request: HttpRequest) -> None:
+    failures_key = _failures_key(request)
+    cache.add(failures_key, 0, FAILURE_WINDOW)
+    try:
+        cache.incr(failures_key)
+    except ValueError:  # expired between add and incr
+        cache.add(failures_key, 1, FAILURE_WINDOW)
+
+
 def api_key_of(request: HttpRequest) -> ApiKey:
     """The active ApiKey the request's credentials name; ApiError 401/429 otherwise."""
-    failures_key = _failures_key(request)
-    if cache.get(failures_key, 0) >= MAX_FAILURES:
-        raise ApiError(429, "too many failed logins from this address; try again in a minute")
-    key, secret = _credentials(request)
+    _refuse_if_limited(request)
+    key, secret = _credentials(request, "api_key:api_secretkey")
     token = (key, hashlib.sha256(secret.encode()).hexdigest())
     cached = _good.get(token)
     if cached and cached[0] > time.monotonic():
@@ -62,8 +85,7 @@ def api_key_of(request: HttpRequest) -> ApiKey:
         found = authenticate(key, secret)
     if found is None:
         _good.pop(token, None)
-        cache.add(failures_key, 0, FAILURE_WINDOW)
-        cache.incr(failures_key)
+        _count_failure(request)
         raise ApiError(401, f"unknown or inactive API key {key!r}, or a wrong secret")
     _good[token] = (time.monotonic() + GOOD_LOGIN_SECONDS, found.pk)
     ApiKey.objects.filter(pk=found.pk).update(last_used=timezone.now())
@@ -71,16 +93,108 @@ def api_key_of(request: HttpRequest) -> ApiKey:
     return found
 
 
-def api_view(view: View) -> View:
-    """Authenticate, give the view ``request.api_key``; turn ApiError into its JSON answer."""
+def user_of(request: HttpRequest) -> Any:
+    """The active Django user the request's credentials name; ApiError 401/429 otherwise."""
+    _refuse_if_limited(request)
+    username, password = _credentials(request, "username:password (a web UI login)")
+    user = authenticate_user(request, username=username, password=password)
+    if user is None:
+        _count_failure(request)
+        raise ApiError(401, f"unknown or inactive user {username!r}, or a wrong password")
+    return user
 
-    @csrf_exempt
-    @functools.wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            request.api_key = api_key_of(request)  # type: ignore[attr-defined]
+
+def _answer(view: View, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Run ``view``; every refusal (and any surprise) becomes a JSON answer."""
+    try:
+        return view(request, *args, **kwargs)
+    except ApiError as exc:
+        return error(exc.status, str(exc), exc.code)
+    except NoSuchJobError as exc:
+        return no_such_job(exc.jid)
+    except RequestDataTooBig:
+        return error(413, "request body too large")
+    except TooManyFieldsSent:
+        return error(400, "too many fields in the request")
+    except MultiPartParserError as exc:
+        return error(400, f"malformed multipart body: {exc}")
+    except (UnreadablePostError, SuspiciousOperation) as exc:
+        return error(400, f"bad request: {exc}")
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        return _unavailable(request, exc)
+    except CloudException as exc:
+        if _BROKER_TROUBLE.search(str(exc.parameter)):
+            return _unavailable(request, exc.parameter)
+        return error(400, str(exc.parameter))
+    except Exception:
+        log.exception("HTTP API: %s %s failed", request.method, request.path)
+        return error(500, "internal error (logged on the server)")
+
+
+#: How picloud.broker and the cluster engine word a broker they cannot use.
+_BROKER_TROUBLE = re.compile(r"^(cannot reach|lost) the broker")
+
+
+def _unavailable(request: HttpRequest, problem: Any) -> HttpResponse:
+    """The broker is unreachable: nothing the caller did wrong (503, worth a retry)."""
+    log.warning("HTTP API: %s %s: %s", request.method, request.path, problem)
+    return error(503, f"the job service is unavailable: {problem}", retry=True)
+
+
+def _check_method(request: HttpRequest, methods: Iterable[str] | None) -> None:
+    if methods is not None and request.method not in methods:
+        raise ApiError(405, f"{request.method} is not allowed here; use {' or '.join(methods)}")
+
+
+def _decorator(
+    identify: Callable[[HttpRequest], None], methods: Iterable[str] | None
+) -> Callable[[View], View]:
+    allowed = tuple(methods) if methods is not None else None
+
+    def decorate(view: View) -> View:
+        def checked(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            _check_method(request, allowed)
+            identify(request)
             return view(request, *args, **kwargs)
-        except ApiError as exc:
-            return error(exc.status, str(exc), exc.code)
 
-    return wrapped
+        @csrf_exempt
+        @functools.wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            return _answer(checked, request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def _as_key(request: HttpRequest) -> None:
+    request.api_key = api_key_of(request)  # type: ignore[attr-defined]
+
+
+def _as_user(request: HttpRequest) -> None:
+    request.api_user = user_of(request)  # type: ignore[attr-defined]
+
+
+def _as_anyone(request: HttpRequest) -> None:
+    return None
+
+
+def api_view(view: View | None = None, *, methods: Iterable[str] | None = None) -> Any:
+    """Authenticate by api key and give the view ``request.api_key`` (and
+    ``request.api_secret``); turn ApiError (and any other failure) into its JSON answer.
+    ``methods`` (e.g. ``("GET",)``) answers other methods with 405.
+    Use as ``@api_view`` or ``@api_view(methods=("POST",))``."""
+    decorate = _decorator(_as_key, methods)
+    return decorate(view) if view is not None else decorate
+
+
+def user_view(view: View | None = None, *, methods: Iterable[str] | None = None) -> Any:
+    """``api_view`` for a Django user's username:password: gives ``request.api_user``."""
+    decorate = _decorator(_as_user, methods)
+    return decorate(view) if view is not None else decorate
+
+
+def public_view(view: View | None = None, *, methods: Iterable[str] | None = None) -> Any:
+    """``api_view`` without authentication (JSON errors, method check)."""
+    decorate = _decorator(_as_anyone, methods)
+    return decorate(view) if view is not None else decorate

@@ -1,5 +1,39 @@
-"""The HTTP API's URLs, on PiCloud's shapes."""
+"""The HTTP API's URLs: PiCloud's paths (``/r/<key>/<label>/``, ``/job/...``,
+``/servers/list/``; the trailing slash optional, as PiCloud's URIs had none) and our own
+``/api/rest/...`` and ``/api/account/...`` for cloud.rest and cloud.account. Any other path
+under them answers a JSON 404."""
 
-from django.urls import path  # noqa: F401
+from django.http import HttpRequest, HttpResponse
+from django.urls import re_path
 
-urlpatterns: list = []
+from webui.api import account, jobs, rest
+from webui.api.auth import public_view
+from webui.api.responses import ApiError
+
+
+@public_view
+def not_found(request: HttpRequest) -> HttpResponse:
+    raise ApiError(404, f"no API path {request.path!r}")
+
+
+_PART = r"[^/]+"
+
+urlpatterns = [
+    re_path(r"^servers/list/?$", jobs.servers_list),
+    re_path(r"^job/?$", jobs.job_info),
+    re_path(r"^job/result/?$", jobs.job_result),
+    re_path(r"^job/kill/?$", jobs.job_kill),
+    re_path(r"^job/delete/?$", jobs.job_delete),
+    re_path(rf"^r/(?P<user>{_PART})/(?P<label>{_PART})/?$", rest.function_view),
+    re_path(rf"^r/(?P<user>{_PART})/(?P<label>{_PART})/map/?$", rest.function_map),
+    re_path(r"^api/rest/?$", rest.functions),
+    re_path(rf"^api/rest/(?P<label>{_PART})/?$", rest.function_detail),
+    re_path(r"^api/account/keys/?$", account.keys),
+    re_path(rf"^api/account/keys/(?P<key>{_PART})/?$", account.key_detail),
+    re_path(
+        rf"^api/account/keys/(?P<key>{_PART})/(?P<action>activate|deactivate)/?$",
+        account.key_active,
+    ),
+    re_path(r"^api/account/key/?$", account.own_key),
+    re_path(r"^(?:api|job|r|servers)/", not_found),
+]
