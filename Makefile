@@ -20,7 +20,7 @@ run: install
 
 # The database tests run twice: on SQLite (with everything) and on PostgreSQL.
 POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/postgres
-DB_TESTS := tests/webui tests/apikeys tests/browser tests/http_api
+DB_TESTS := tests/webui tests/apikeys tests/browser tests/http_api tests/crons
 
 test: install
 	$(PY) -m pytest

@@ -81,3 +81,15 @@ def pending_parents(start: int) -> str:
 def held_messages(start: int) -> str:
     """List of (queue, message) pairs published when batch ``start`` is released."""
     return f"{PREFIX}held:{start}"
+
+
+def cron(api_key: str, label: str) -> str:
+    """Hash of one registered cron as workers see it (the web UI writes it at register and
+    deletes it at deregister): ``func`` (digest), ``funcname``, ``options`` (JSON), ``grant``,
+    ``schedule``, and ``last_run`` / ``last_jid`` once it fired."""
+    return f"{PREFIX}cron:{api_key}:{label}"
+
+
+def cron_firing(api_key: str, label: str, minute: int) -> str:
+    """Lock taken by the one firing of a cron for one scheduled minute (unix time // 60)."""
+    return f"{PREFIX}cronfire:{minute}:{api_key}:{label}"

@@ -1,19 +1,32 @@
 """Signed job messages: the api secret seeds an Ed25519 key; the client signs each chunk
 message (key, jids, function and argument digests, options), a worker verifies it with the
 public half before it unpickles anything. The server stores only the public key, so a leaked
-database or broker cannot sign jobs."""
+database or broker cannot sign jobs.
+
+A cron's runs are fired by the server, which cannot sign: at register the client signs a
+standing *grant* instead (key, cron label, function digest, options, queue), and each run
+carries that grant in place of a signature. Workers accept it only for the fixed no-argument
+payload and while the cron is registered (picloud.keys.cron)."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+import pickle
+from typing import Any, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 #: Versions the signed text, so a later format cannot be confused with this one.
 SCHEME = "picloud-sig-1"
+#: Versions a cron's grant text (distinct from SCHEME: a grant is never a job signature).
+GRANT_SCHEME = "picloud-grant-1"
+#: The message spec fields a grant covers (with the key and the cron label).
+GRANTED = ("func", "options", "queue")
+#: The pickled (args, kwargs) of every cron run, and the chunk payload of one run.
+CRON_ARGS = pickle.dumps(((), {}), 5)
+CRON_PAYLOAD = pickle.dumps([CRON_ARGS], 5)
 
 
 def digest(blob: bytes) -> str:
@@ -40,6 +53,27 @@ def signed_text(api_key: str, first: int, count: int, payload_digest: str, spec:
     return f"{SCHEME}\n{api_key}\n{first}\n{count}\n{payload_digest}\n{body}".encode()
 
 
+def grant_text(api_key: str, label: str, spec: dict[str, Any]) -> bytes:
+    """What a cron's grant covers: the key, the label and the GRANTED fields of ``spec``."""
+    fields = {name: spec.get(name) for name in GRANTED}
+    body = json.dumps(
+        {"key": api_key, "label": label, **fields}, sort_keys=True, separators=(",", ":")
+    )
+    return f"{GRANT_SCHEME}\n{body}".encode()
+
+
+class MessageSigner(Protocol):
+    """What ClusterEngine signs its messages with."""
+
+    api_key: str
+
+    def spec_fields(
+        self, first: int, count: int, payload_digest: str, spec: dict[str, Any]
+    ) -> dict[str, str]:
+        """The fields to add to a chunk's ``spec`` that let workers trust it."""
+        ...
+
+
 class Signer:
     """Signs on behalf of one api key."""
 
@@ -50,6 +84,30 @@ class Signer:
     def sign(self, first: int, count: int, payload_digest: str, spec: dict[str, Any]) -> str:
         text = signed_text(self.api_key, first, count, payload_digest, spec)
         return self._key.sign(text).hex()
+
+    def spec_fields(
+        self, first: int, count: int, payload_digest: str, spec: dict[str, Any]
+    ) -> dict[str, str]:
+        return {"sig": self.sign(first, count, payload_digest, spec)}
+
+    def grant(self, label: str, spec: dict[str, Any]) -> str:
+        """A standing grant for the runs of cron ``label`` (``spec``: its GRANTED fields)."""
+        return self._key.sign(grant_text(self.api_key, label, spec)).hex()
+
+
+class GrantSigner:
+    """Marks a cron's runs with the grant its owner signed at register (the server that fires
+    them holds no secret)."""
+
+    def __init__(self, api_key: str, label: str, grant: str) -> None:
+        self.api_key = api_key
+        self.label = label
+        self.grant = grant
+
+    def spec_fields(
+        self, first: int, count: int, payload_digest: str, spec: dict[str, Any]
+    ) -> dict[str, str]:
+        return {"cron": self.label, "grant": self.grant}
 
 
 def verify(public_hex: str, signature_hex: str, text: bytes) -> bool:

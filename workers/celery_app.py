@@ -11,7 +11,7 @@ from workers.pools import POOLS
 #: sooner by leases (workers/reaper.py); this is only the broker's own backstop.
 VISIBILITY_TIMEOUT = 3600
 
-app = Celery("workers", include=["workers.tasks", "workers.signals"])
+app = Celery("workers", include=["workers.tasks", "workers.cron_task", "workers.signals"])
 app.conf.update(
     broker_url=broker_url(),
     broker_transport_options={
@@ -24,6 +24,8 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     task_ignore_result=True,
+    # no results are stored, so beat has none to clean up (no celery.backend_cleanup entry)
+    result_expires=None,
     worker_prefetch_multiplier=1,
     # Pools set their own limit (workers/pools.py); this default must stay above zero because
     # retiring a process after a job (workers/tasks.py) goes through billiard's memory check.

@@ -101,14 +101,17 @@ class ChunkRun:
         pipe.get(keys.chunk(self.chunk))
         pipe.get(keys.function(str(self.spec.get("func"))))
         pipe.hmget(keys.api_key(key), "public", "active")
+        cron = self.spec.get("cron")
+        if cron is not None:  # a cron's run: it must still be registered
+            pipe.hget(keys.cron(key, str(cron)), "grant")
         try:
-            reply, payload, func_blob, key_state = pipe.execute()
+            reply, payload, func_blob, key_state, *grant = pipe.execute()
         except Exception as exc:
             if "NOSCRIPT" not in str(exc):
                 raise
             scripts.load_all(context.redis)
-            reply, payload, func_blob, key_state = pipe.execute()
-        refusal = verify.problem(self.spec, key_state, payload, func_blob)
+            reply, payload, func_blob, key_state, *grant = pipe.execute()
+        refusal = verify.problem(self.spec, key_state, payload, func_blob, *grant)
         claimed, *busy = reply
         jids = [int(j) for j in claimed.split(b",")] if claimed else []
         lost: dict[str, list[int]] = {}

@@ -55,13 +55,23 @@ class ClusterEngine:
     connection_type = "cluster"
 
     def __init__(
-        self, url: str, api_key: str = defaults.API_KEY, api_secretkey: str = defaults.API_SECRETKEY
+        self,
+        url: str,
+        api_key: str = defaults.API_KEY,
+        api_secretkey: str = defaults.API_SECRETKEY,
+        *,
+        signer: signing.MessageSigner | None = None,
+        jid_block: int = JID_BLOCK,
     ) -> None:
+        """Sign with ``api_secretkey``, or with ``signer`` (a cron's GrantSigner: its
+        ``api_key`` is then the owner). ``jid_block``: jids reserved at once."""
         self.url = url
-        self.owner = api_key
+        self.owner = signer.api_key if signer is not None else api_key
         unset = (defaults.API_KEY, defaults.API_SECRETKEY, "", None)
-        signable = api_key not in unset and api_secretkey not in unset
-        self.signer = signing.Signer(api_key, api_secretkey) if signable else None
+        if signer is None and api_key not in unset and api_secretkey not in unset:
+            signer = signing.Signer(api_key, api_secretkey)
+        self.signer = signer
+        self._jid_block = jid_block
         self._jids = range(0)
         self.redis = broker.connect(url)
         with self._broker_errors():
@@ -86,7 +96,7 @@ class ClusterEngine:
         """The first of ``n`` fresh consecutive jids (small submissions share a block)."""
         if n > len(self._jids):
             with self._broker_errors():
-                size = max(n, JID_BLOCK)
+                size = max(n, self._jid_block)
                 end = self.redis.incrby(keys.JID_COUNTER, size) + 1
             self._jids = range(end - size, end)
         start = self._jids.start
@@ -107,7 +117,7 @@ class ClusterEngine:
         size = chunk_size(n)
         digest = signing.digest(submission.func_blob)
         start = self._reserve(n)
-        spec = {"func": digest, "options": _wire(options), "queue": queue, "key": self.owner}
+        spec = {"func": digest, **granted_fields(options), "key": self.owner}
         target = list_key(queue, options.priority)
         pipe = self.redis.pipeline(transaction=False)
         if digest not in self._stored_functions:
@@ -123,8 +133,8 @@ class ClusterEngine:
             pipe.set(chunk_keys[-1], payload)
             first = start + offset
             chunk_spec = {**spec, "chunk": chunk_id, "count": len(part), "first": first}
-            chunk_spec["sig"] = self.signer.sign(
-                first, len(part), signing.digest(payload), chunk_spec
+            chunk_spec.update(
+                self.signer.spec_fields(first, len(part), signing.digest(payload), chunk_spec)
             )
             message = task_message(queue, options.priority, chunk_spec)
             chunk_args += [target, len(part), message, chunk_id]
@@ -332,6 +342,12 @@ def _execute(client: redis.Redis, pipe: Any) -> list[Any]:
     except redis.exceptions.NoScriptError:
         scripts.load_all(client)
         return pipe.execute()
+
+
+def granted_fields(options: Any) -> dict[str, Any]:
+    """The message spec's ``options`` (what a worker needs) and ``queue`` for JobOptions:
+    with the function digest, what a signature or a cron's grant covers."""
+    return {"options": _wire(options), "queue": queue_name(options.type, options.env)}
 
 
 def _wire(options: Any) -> dict[str, Any]:

@@ -1,0 +1,124 @@
+"""Cron tests run on the real stack: Django's live server (the HTTP API cloud.cron calls), the
+session's redis-server and Celery workers, and an API key issued for each test."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+import redis
+
+import picloud.config
+from picloud import keys, signing
+from picloud.client import Cloud
+from picloud.engines.cluster import ClusterEngine
+from picloud.engines.cluster.messages import MAX_PRIORITY, list_key
+from webui.apikeys.issuing import issue_key
+from webui.apikeys.models import ApiKey
+
+#: A queue no worker serves (``_env="held"``): runs wait there until a test moves them.
+HELD = "c1.held"
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(settings) -> None:
+    """The API keys' secrets need no slow hash in tests."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def fleet(cluster) -> Iterator[redis.Redis]:
+    """The session's fleet, with picloud (the web UI's side too) pointed at its broker."""
+    client = redis.Redis.from_url(cluster.url)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PICLOUD_BROKER_URL", cluster.url)
+        picloud.config.reload()
+        yield client
+    picloud.config.reload()
+    client.close()
+
+
+@dataclass
+class Account:
+    """An issued API key and its secret (published to the fleet's Redis)."""
+
+    key: str
+    secret: str
+    row: ApiKey
+
+
+@pytest.fixture
+def account(fleet: redis.Redis, transactional_db) -> Account:
+    row, secret = issue_key(description="cron tests")
+    return Account(row.key, secret, row)
+
+
+@pytest.fixture
+def user(account: Account, live_server) -> Iterator[Account]:
+    """cloud.cron configured as ``account`` against the live server."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PICLOUD_SERVER_URL", live_server.url)
+        patch.setenv("PICLOUD_API_KEY", account.key)
+        patch.setenv("PICLOUD_API_SECRETKEY", account.secret)
+        picloud.config.reload()
+        yield account
+    picloud.config.reload()
+
+
+@pytest.fixture
+def jobs(cluster, account: Account) -> Iterator[Cloud]:
+    """The cloud API on the fleet as ``account`` (to read its crons' runs)."""
+    made = Cloud(lambda: ClusterEngine(cluster.url, account.key, account.secret), lambda: "c")
+    yield made
+    made.close()
+
+
+class CreatesFile:
+    """Unpickling this creates ``path``: what an attacker would slip in."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def held_message(broker: redis.Redis) -> tuple[int, str]:
+    """The one queued message on HELD (taken off it) and its priority list."""
+    for priority in range(MAX_PRIORITY + 1):
+        found = broker.rpop(list_key(HELD, priority))
+        if found is not None:
+            return priority, found.decode()
+    raise AssertionError(f"no message waits on {HELD}")
+
+
+def spec_of(message: str) -> dict:
+    return json.loads(json.loads(message)["body"])[0][0]
+
+
+def release(broker: redis.Redis, change: Callable[[dict], None] = lambda spec: None) -> dict:
+    """Move the held run's message to c1 (where a worker takes it), after ``change`` edited its
+    spec; return the spec sent."""
+    priority, message = held_message(broker)
+    envelope = json.loads(message)
+    body = json.loads(envelope["body"])
+    change(body[0][0])
+    envelope["body"] = json.dumps(body)
+    broker.lpush(list_key("c1", priority), json.dumps(envelope))
+    return body[0][0]
+
+
+def store_function(broker: redis.Redis, obj: object) -> str:
+    """Store ``obj`` pickled as a function blob; return its digest."""
+    blob = pickle.dumps(obj)
+    digest = signing.digest(blob)
+    broker.set(keys.function(digest), blob)
+    return digest
+
+
+def absent(path: str) -> bool:
+    return not os.path.exists(path)
