@@ -1,7 +1,7 @@
 """What ``make run`` does to the web UI before starting it: migrate the database, make an admin
 login on first run (printed once), make the machine's local API key (kept in
 ``<PICLOUD_HOME>/local-key.json``, mode 0600, so unchanged scripts can sign their jobs), and
-publish every key to the broker the workers read."""
+publish every key and cron to the broker the workers read."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from django.core.management import call_command
 
 from picloud.config import getconfigpath
 from webui.apikeys import issuing, mirror
+from webui.crons import mirror as cron_mirror
 
 LOCAL_KEY_FILE = "local-key.json"
 
@@ -36,7 +37,8 @@ def prepare() -> FirstRun:
     call_command("migrate", interactive=False, verbosity=0)
     user, password = _admin()
     api_key, secret = _local_key()
-    mirror.publish_all()
+    mirror.publish_all()  # a Redis that restarted empty gets the keys and crons back
+    cron_mirror.publish_all()
     return FirstRun(user, password, api_key, secret)
 
 
