@@ -14,6 +14,7 @@ from picloud.api import (
     kill,
     map,
     result,
+    setkey,
     start_simulator,
     status,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "is_simulated",
     "running_on_cloud",
     "close",
+    "setkey",
     "start_simulator",
     "getconfigpath",
     # statuses and pools

@@ -1,24 +1,28 @@
-"""One documented constant per default setting (PiCloud's where PiCloud had one)."""
+"""One documented constant per default setting (PiCloud's where PiCloud had one).
+
+The ``#:`` comment above a setting's constant is its documentation: ``cloud.config`` shows it
+and the cloudconf.py written on first use carries it above the commented default."""
 
 from __future__ import annotations
 
-#: API key identifying the client ('None' = no key, PiCloud's spelling).
+# --- account ----------------------------------------------------------------------------------
+#: API key identifying the client ('None' = no key, PiCloud's spelling); jobs and files belong
+#: to it.
 API_KEY = "None"
-#: Secret half of the API key.
+#: Secret half of the API key; it signs the jobs this client sends to the cluster.
 API_SECRETKEY = "None"
-#: URL of the web UI / HTTP API; empty = not configured.
+#: URL of picloud's web UI and HTTP API (cloud.rest, remote clients); empty = not configured.
 SERVER_URL = ""
-#: Run ``cloud.*`` on the local simulator even when a cluster is configured.
+#: PiCloud's URL listing its servers. Kept for compatibility; not used: server_url names the
+#: server.
+SERVER_LIST_URL = "http://api.picloud.com/servers/list/"
+#: Run cloud.* on the local simulator even when a cluster is configured.
 USE_SIMULATOR = False
-#: Worker processes of the local engine; 0 = one per CPU core.
-NUM_PROCS = 8
-#: Capture each job's stdout/stderr so ``info`` can show it.
-REDIRECT_JOB_OUTPUT = True
-#: Largest serialized function + arguments of one job, in bytes.
-MAX_TRANSMIT_DATA = 1_000_000
+
+# --- cluster and files (picloud's own) --------------------------------------------------------
 #: Redis URL of the cluster's broker; empty = find a local fleet or use the simulator.
 BROKER_URL = ""
-#: MinIO/S3 endpoint (``host:port`` or URL) for ``cloud.files``; empty = a local folder.
+#: MinIO/S3 endpoint (host:port or URL) for cloud.files; empty = a local folder.
 S3_ENDPOINT = ""
 #: S3 access key.
 S3_ACCESS_KEY = ""
@@ -28,6 +32,63 @@ S3_SECRET_KEY = ""
 S3_BUCKET = "picloud"
 #: Use HTTPS to reach the S3 endpoint (ignored when the endpoint is a full URL).
 S3_SECURE = False
+
+# --- logging ----------------------------------------------------------------------------------
+#: File picloud's log messages are written to when save_log is set, relative to the
+#: configuration directory (~/.picloud).
+LOG_FILENAME = "cloud.log"
+#: Write picloud's log messages (log_level and above) to log_filename.
+SAVE_LOG = True
+#: Level of the 'picloud' logger (DEBUG, INFO, WARNING, ERROR, CRITICAL): messages below it are
+#: dropped, for the log file and for Python's logging system alike.
+LOG_LEVEL = "DEBUG"
+#: Level from which picloud's log messages are also printed to stderr (should be at least
+#: log_level: lower messages are dropped before).
+PRINT_LOG_LEVEL = "ERROR"
+#: Days PiCloud kept serialization logs before purging them. Kept for compatibility; not used:
+#: picloud writes no serialization logs.
+PURGE_DAYS = 7
+#: PiCloud logged the meta-data of every serialized object. Kept for compatibility; not used:
+#: picloud names the path to an object that cannot be pickled in the error instead.
+SERIALIZE_LOGGING = False
+#: Where serialize_logging wrote, relative to ~/.picloud. Kept for compatibility; not used.
+SERIALIZE_LOGGING_PATH = "datalogs/"
+
+# --- local processes (cloud.mp and the simulator) ---------------------------------------------
+#: Worker processes of cloud.mp and the simulator; 0 = one per CPU core.
+NUM_PROCS = 8
+#: Capture each job's stdout/stderr so info can show them; off = jobs of cloud.mp print to this
+#: process's stdout/stderr.
+REDIRECT_JOB_OUTPUT = True
+#: Most jobs cloud.mp and the simulator keep (0 = no limit). Kept for compatibility; not applied
+#: yet: the local engine keeps every job until it is deleted or the connection closes.
+MP_CACHE_SIZE_LIMIT = 0
+#: On the simulator, capture job output even when redirect_job_output is off.
+FORCE_REDIRECT_JOB_OUTPUT = True
+#: Turn serialize_logging on in simulation. Kept for compatibility; not used.
+FORCE_SERIALIZE_LOGGING = True
+
+# --- transport --------------------------------------------------------------------------------
+#: Job statuses PiCloud's client cached. Kept for compatibility; not used: the cluster client
+#: reads statuses from Redis and caches none.
+CLOUD_STATUS_CACHE_SIZE = 65536
+#: KB of job results PiCloud's client cached. Kept for compatibility; not used: the cluster
+#: client reads results from Redis and caches none.
+CLOUD_RESULT_CACHE_SIZE = 4096
+#: Largest serialized function + arguments of one job, in bytes (PiCloud allowed up to 16 MB).
+#: Not enforced yet.
+MAX_TRANSMIT_DATA = 1_000_000
+#: Ask for gzipped HTTP responses (cloud.cron, cloud.rest and cloud.account talk HTTP to
+#: server_url). Kept for compatibility; not applied: picloud's HTTP client always accepts gzip.
+USE_GZIP = True
+#: Close every HTTP connection to server_url after its response. Kept for compatibility; not
+#: applied yet: picloud's HTTP client keeps its connections open.
+HTTP_CLOSE = False
+#: An http/https proxy for server_url (host:port or user:password@host:port). Kept for
+#: compatibility; not applied yet: the HTTP_PROXY/HTTPS_PROXY environment variables are.
+PROXY_SERVER = ""
+
+# --- not settings -----------------------------------------------------------------------------
 #: Characters of stdout/stderr that ``info`` returns (the tail).
 OUTPUT_TAIL_CHARS = 64_000
 #: Seconds a killed job may take to stop before its worker process is SIGKILLed.

@@ -1,0 +1,62 @@
+"""How the ``picloud`` command prints: text or ``--json``, values, one-line errors."""
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TRACEBACK = "Traceback (most recent call last):"
+
+
+def json_option(command: F) -> F:
+    """Add ``--json`` (passed as ``as_json``) to a command."""
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(
+        command
+    )
+
+
+def show(data: Any, as_json: bool, lines: Iterable[str]) -> None:
+    """Print ``data`` as one JSON document, or ``lines`` as text."""
+    if as_json:
+        click.echo(json.dumps(data, default=_jsonable))
+        return
+    for line in lines:
+        click.echo(line)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    if isinstance(value, range | tuple | set | frozenset):
+        return list(value)
+    if isinstance(value, BaseException):
+        return one_line(value)
+    return repr(value)
+
+
+def text(value: Any) -> str:
+    """A value as the text commands print: a str as it is, a datetime in ISO format, anything
+    else as its repr."""
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {one_line(value)}"
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    return value if isinstance(value, str) else repr(value)
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on one line: a remote traceback becomes its last line
+    (``Job 5: ZeroDivisionError: division by zero``)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    first = lines[0]
+    if len(lines) > 1 and first.endswith(_TRACEBACK):
+        return first[: -len(_TRACEBACK)] + lines[-1]
+    return " ".join(lines)
