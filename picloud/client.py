@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import itertools
+import multiprocessing.util  # noqa: F401  (its exit handler must be registered before ours)
 import os
 import pickle
 import threading
@@ -324,4 +326,13 @@ def _after_fork_in_child() -> None:
         cloud._forget_after_fork()
 
 
+def _close_all_at_exit() -> None:
+    """Close every cloud before multiprocessing's own exit handler runs (atexit is last-in,
+    first-out, and multiprocessing.util, imported above, registered its handler first): it would
+    join the local workers while the collector forks replacements for them."""
+    for cloud in list(_clouds):
+        cloud.close()
+
+
 os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_close_all_at_exit)

@@ -9,7 +9,7 @@ from picloud.jobs import finished_statuses
 
 
 def _engine() -> LocalEngine:
-    settings = config.current()
+    settings = config.first_use()
     return LocalEngine(
         settings.effective_num_procs, "multiprocessing", settings.redirect_job_output
     )
