@@ -34,6 +34,9 @@ from picloud.exceptions import (
 from picloud.jobs import JobStatus, finished_statuses
 from picloud.runtime import running_on_cloud
 
+# PiCloud's modules, reachable after a plain ``import cloud`` as they were there
+from picloud import account, cron, files, pool_interface, rest  # noqa: E402  isort: skip
+
 #: Pool names for ``_type``.
 c1, c2, m1, s1 = "c1", "c2", "m1", "s1"
 
@@ -63,6 +66,12 @@ __all__ = [
     "c2",
     "m1",
     "s1",
+    # modules
+    "files",
+    "cron",
+    "rest",
+    "account",
+    "pool_interface",
     # errors
     "CloudException",
     "CloudTimeoutError",
