@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from picloud import serialization
+from picloud import config, serialization
 from picloud.callbacks import CallbackRunner
 from picloud.engines.base import Engine, Finished, Submission
 from picloud.exceptions import (
@@ -145,6 +145,7 @@ class Cloud:
 
     def _submit(self, submission: Submission) -> range:
         """Queue the jobs and register their callbacks."""
+        _check_size(submission)
         jids = self.engine.submit(submission)
         options = submission.options
         if options.callback or options.callback_on_error:
@@ -318,6 +319,25 @@ def _info_fields(requested: Any) -> Sequence[str]:
                 f"unknown info field {field!r}; choose from {', '.join(ALL_INFO_FIELDS)}, or 'all'"
             )
     return list(requested)
+
+
+def _check_size(submission: Submission) -> None:
+    """CloudException when the function or a job's arguments pickle larger than
+    ``max_transmit_data`` (nothing is queued then)."""
+    limit = config.current().max_transmit_data
+    if len(submission.func_blob) > limit:
+        _too_large(f"the function {submission.func_name}", len(submission.func_blob), limit)
+    for row, blob in enumerate(submission.args_blobs):
+        if len(blob) > limit:
+            where = "the arguments" if len(submission.args_blobs) == 1 else f"map row {row}"
+            _too_large(where, len(blob), limit)
+
+
+def _too_large(what: str, size: int, limit: int) -> None:
+    raise CloudException(
+        f"{what} pickled to {size:,} bytes, more than max_transmit_data ({limit:,} bytes): "
+        "pass big data through cloud.files, or raise cloud.config.max_transmit_data"
+    )
 
 
 def _after_fork_in_child() -> None:

@@ -75,8 +75,8 @@ CLOUD_STATUS_CACHE_SIZE = 65536
 #: KB of job results PiCloud's client cached. Kept for compatibility; not used: the cluster
 #: client reads results from Redis and caches none.
 CLOUD_RESULT_CACHE_SIZE = 4096
-#: Largest serialized function + arguments of one job, in bytes (PiCloud allowed up to 16 MB).
-#: Not enforced yet.
+#: Largest pickled function, and largest pickled arguments of one job, in bytes; bigger ones
+#: raise CloudException at submit. PiCloud capped this at 16 MB; picloud does not.
 MAX_TRANSMIT_DATA = 1_000_000
 #: Ask for gzipped HTTP responses (cloud.cron, cloud.rest and cloud.account talk HTTP to
 #: server_url). Kept for compatibility; not applied: picloud's HTTP client always accepts gzip.

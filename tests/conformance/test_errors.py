@@ -7,6 +7,7 @@ import pickle
 
 import pytest
 
+import picloud.config
 from picloud.exceptions import CloudException, CloudTimeoutError, PicklingFailure
 from tests import jobfuncs as jf
 from tests.jobfuncs import wait_status
@@ -227,3 +228,17 @@ def test_stalled_result_raises(cloud, gates):
         cloud.result(child)
     assert info.value.jid == child and info.value.status == "stalled"
     assert "Could not start due to dependency erroring" in str(info.value)
+
+
+def test_arguments_larger_than_max_transmit_data_are_refused(cloud, monkeypatch):
+    monkeypatch.setenv("PICLOUD_MAX_TRANSMIT_DATA", "1000")
+    picloud.config.reload()
+    try:
+        with pytest.raises(CloudException, match=r"the arguments pickled to [\d,]+ bytes, more"):
+            cloud.call(jf.identity, "x" * 2000)
+        with pytest.raises(CloudException, match=r"map row 1 pickled to .*max_transmit_data"):
+            cloud.map(jf.identity, ["small", "y" * 2000])
+        assert cloud.result(cloud.call(jf.identity, "small")) == (("small",), {})
+    finally:
+        monkeypatch.undo()
+        picloud.config.reload()
