@@ -81,11 +81,10 @@ MAX_TRANSMIT_DATA = 1_000_000
 #: Ask for gzipped HTTP responses (cloud.cron, cloud.rest and cloud.account talk HTTP to
 #: server_url). Kept for compatibility; not applied: picloud's HTTP client always accepts gzip.
 USE_GZIP = True
-#: Close every HTTP connection to server_url after its response. Kept for compatibility; not
-#: applied yet: picloud's HTTP client keeps its connections open.
+#: Close every HTTP connection to server_url after its response (else they are kept open).
 HTTP_CLOSE = False
-#: An http/https proxy for server_url (host:port or user:password@host:port). Kept for
-#: compatibility; not applied yet: the HTTP_PROXY/HTTPS_PROXY environment variables are.
+#: An http/https proxy for server_url (host:port or user:password@host:port); empty = the
+#: HTTP_PROXY/HTTPS_PROXY environment variables, if set.
 PROXY_SERVER = ""
 
 # --- not settings -----------------------------------------------------------------------------

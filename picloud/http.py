@@ -28,6 +28,13 @@ class ApiClient:
         self.username = username
         self.session = requests.Session()
         self.session.auth = (username, password)
+        settings = config.current()
+        if settings.proxy_server:
+            proxy = settings.proxy_server
+            proxy = proxy if "://" in proxy else f"http://{proxy}"
+            self.session.proxies = {"http": proxy, "https": proxy}
+        if settings.http_close:
+            self.session.headers["Connection"] = "close"
 
     def close(self) -> None:
         """Close the connections this client keeps open."""
