@@ -35,7 +35,8 @@ def test_proxy_server_and_http_close_are_applied(settings):
 def test_defaults_use_no_proxy_and_keep_connections(settings):
     settings()
     with ApiClient("http://picloud.example/", "1234", "secret") as client:
-        assert client.session.proxies == {} and "Connection" not in client.session.headers
+        assert client.session.proxies == {}
+        assert client.session.headers["Connection"] == "keep-alive"
 
 
 def test_a_missing_server_url_is_named():
