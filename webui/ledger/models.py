@@ -8,31 +8,55 @@ from picloud.jobs import JobStatus
 
 
 class Job(models.Model):
-    """One job as the ledger last saw it (Redis holds the live state, results and output)."""
+    """One job as the ledger last saw it (Redis holds the live state, results and output).
+
+    The indexes serve the admin and the dashboard on millions of rows: the job list is newest
+    first, so each column it filters on leads an index followed by the jid (the database
+    reads the first page off the index, with no sort); (label, status) answers the labels
+    page's counts from the index alone; created and finished serve date ranges."""
 
     STATUS_CHOICES = [(s.value, s.value) for s in JobStatus]
     FINISHED = [s.value for s in JobStatus if s.finished]
     FAILED = [s.value for s in JobStatus if s.finished and s != JobStatus.DONE]
 
-    jid = models.BigIntegerField(primary_key=True, verbose_name="jid")
-    status = models.CharField(max_length=16, choices=STATUS_CHOICES, db_index=True)
-    label = models.CharField(max_length=255, blank=True, default="", db_index=True)
-    pool = models.CharField(max_length=100, blank=True, default="", db_index=True)
-    priority = models.IntegerField(default=5)
-    owner = models.CharField("API key", max_length=64, blank=True, default="", db_index=True)
-    function = models.CharField(max_length=255, blank=True, default="")
-    created = models.DateTimeField(null=True, blank=True, db_index=True)
-    started = models.DateTimeField(null=True, blank=True)
-    finished = models.DateTimeField(null=True, blank=True, db_index=True)
+    jid = models.BigIntegerField(primary_key=True, verbose_name="jid", help_text="the job id")
+    status = models.CharField(max_length=16, choices=STATUS_CHOICES, help_text="as Redis last said")
+    label = models.CharField(
+        max_length=255, blank=True, default="", help_text="the job's _label, if any"
+    )
+    pool = models.CharField(
+        max_length=100, blank=True, default="", help_text="the queue it ran on: c1, c2.myenv, …"
+    )
+    priority = models.IntegerField(default=5, help_text="_priority: lower runs first")
+    owner = models.CharField(
+        "API key", max_length=64, blank=True, default="", help_text="the key that submitted it"
+    )
+    function = models.CharField(
+        max_length=255, blank=True, default="", help_text="the function's qualified name"
+    )
+    created = models.DateTimeField(null=True, blank=True, help_text="when it was submitted")
+    started = models.DateTimeField(null=True, blank=True, help_text="when a worker started it")
+    finished = models.DateTimeField(null=True, blank=True, help_text="when it ended")
     runtime = models.FloatField(null=True, blank=True, help_text="seconds")
-    attempts = models.IntegerField(default=0)
-    worker = models.CharField(max_length=255, blank=True, default="")
+    attempts = models.IntegerField(default=0, help_text="times a worker started it")
+    worker = models.CharField(
+        max_length=255, blank=True, default="", help_text="the worker process: node/pid"
+    )
     error = models.TextField(blank=True, default="", help_text="the exception or traceback")
     updated = models.DateTimeField(help_text="when the recorder last wrote this row")
 
     class Meta:
         ordering = ["-jid"]
-        indexes = [models.Index(fields=["owner", "status"]), models.Index(fields=["pool", "status"])]
+        verbose_name = "job"
+        indexes = [
+            models.Index(fields=["status", "jid"], name="ledger_job_status"),
+            models.Index(fields=["label", "jid"], name="ledger_job_label"),
+            models.Index(fields=["label", "status"], name="ledger_job_label_status"),
+            models.Index(fields=["pool", "jid"], name="ledger_job_pool"),
+            models.Index(fields=["owner", "jid"], name="ledger_job_owner"),
+            models.Index(fields=["created"], name="ledger_job_created"),
+            models.Index(fields=["finished"], name="ledger_job_finished"),
+        ]
 
     def __str__(self) -> str:
         return f"job {self.jid} ({self.status})"
