@@ -182,7 +182,7 @@ def test_every_setting_is_documented_and_says_when_it_is_not_used():
     assert set(docs) == set(config.SETTING_NAMES)
     for name in ["purge_days", "serialize_logging", "server_list_url", "cloud_status_cache_size"]:
         assert "not used" in docs[name], name
-    for name in ["mp_cache_size_limit", "http_close", "proxy_server", "use_gzip"]:
+    for name in ["mp_cache_size_limit", "use_gzip"]:
         assert "not applied" in docs[name], name
 
 
