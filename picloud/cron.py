@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from picloud import serialization, signing
+from picloud import http, serialization, signing
 from picloud.engines.cluster.engine import granted_fields
 from picloud.exceptions import InvalidOptionError, NoWorkerWarning
 from picloud.http import api_client
@@ -230,22 +230,22 @@ def register(func: Callable[[], Any], label: str, schedule: Any, **kwargs: Any) 
     check_no_arguments(func)
     options = cron_options(kwargs)
     func_blob = serialization.dumps_function(func)
-    client = api_client()
-    api_key, secret = client.session.auth  # type: ignore[misc]
-    grant = signing.Signer(api_key, secret).grant(label, grant_spec(func_blob, options))
-    client.request(
-        "POST",
-        "api/cron/register/",
-        json={
-            "label": label,
-            "schedule": checked.text,
-            "function": base64.b64encode(func_blob).decode(),
-            "funcname": _funcname(func),
-            "options": options,
-            "grant": grant,
-            "creator_host": socket.gethostname(),
-        },
-    )
+    with api_client() as client:
+        api_key, secret = client.session.auth  # type: ignore[misc]
+        grant = signing.Signer(api_key, secret).grant(label, grant_spec(func_blob, options))
+        client.request(
+            "POST",
+            "api/cron/register/",
+            json={
+                "label": label,
+                "schedule": checked.text,
+                "function": base64.b64encode(func_blob).decode(),
+                "funcname": _funcname(func),
+                "options": options,
+                "grant": grant,
+                "creator_host": socket.gethostname(),
+            },
+        )
 
 
 def _funcname(func: Callable[..., Any]) -> str:
@@ -260,12 +260,12 @@ def _funcname(func: Callable[..., Any]) -> str:
 def deregister(label: str) -> None:
     """Delete cron ``label``; its runs already queued end in error without running.
     CloudException if there is no such cron."""
-    api_client().request("POST", "api/cron/deregister/", json={"label": check_label(label)})
+    http.call("POST", "api/cron/deregister/", json={"label": check_label(label)})
 
 
 def manual_run(label: str) -> int:
     """Run cron ``label`` now; return the jid of the job."""
-    answer = api_client().request("POST", "api/cron/run/", json={"label": check_label(label)})
+    answer = http.call("POST", "api/cron/run/", json={"label": check_label(label)})
     if answer.get("unserved"):
         warnings.warn(NoWorkerWarning(answer["unserved"]), stacklevel=2)
     return int(answer["jid"])
@@ -273,14 +273,14 @@ def manual_run(label: str) -> int:
 
 def list_crons() -> list[str]:
     """The labels of this api key's crons."""
-    return [*api_client().request("GET", "api/cron/list/")["labels"]]
+    return [*http.call("GET", "api/cron/list/")["labels"]]
 
 
 def info(label: str) -> dict[str, Any]:
     """About cron ``label``: label, schedule, last_run, last_jid, created, creator_host,
     funcname (also as func_name) and core_type; times are UTC strings, and last_run and
     last_jid are None before the first run."""
-    return dict(api_client().request("GET", "api/cron/info/", params={"label": check_label(label)}))
+    return dict(http.call("GET", "api/cron/info/", params={"label": check_label(label)}))
 
 
 #: PiCloud's name (it shadows the builtin only inside this module's namespace).

@@ -37,13 +37,17 @@ class ApiClient:
             self.session.headers["Connection"] = "close"
 
     def close(self) -> None:
-        """Close the connections this client keeps open."""
+        """Close the connections this client keeps open (each pool's too: a pool a traceback
+        still holds would otherwise keep its keep-alive sockets)."""
+        for adapter in self.session.adapters.values():
+            pools = adapter.poolmanager.pools
+            for key in pools.keys():
+                pools[key].close()
         self.session.close()
 
     def __del__(self) -> None:  # a client dropped without close() leaves no open socket
-        session = getattr(self, "session", None)
-        if session is not None:
-            session.close()
+        if getattr(self, "session", None) is not None:
+            self.close()
 
     def __enter__(self) -> ApiClient:
         return self
@@ -71,6 +75,12 @@ class ApiClient:
                 status=response.status_code,
             )
         return body
+
+
+def call(method: str, path: str, **kwargs: Any) -> Any:
+    """One request through a fresh ``api_client()``, closed afterwards."""
+    with api_client() as client:
+        return client.request(method, path, **kwargs)
 
 
 def api_client() -> ApiClient:

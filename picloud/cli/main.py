@@ -7,9 +7,12 @@ from typing import Any
 import click
 
 import picloud
+from picloud.cli.cron import cron
 from picloud.cli.files import files
 from picloud.cli.jobs import delete, info, kill, result, status
+from picloud.cli.keys import keys
 from picloud.cli.output import one_line
+from picloud.cli.rest import rest
 from picloud.cli.run import call, exec_command
 from picloud.cli.setup import setup
 from picloud.exceptions import CloudException, NoSuchJobError
@@ -47,4 +50,6 @@ def main() -> None:
 
 
 for _command in (setup, call, exec_command, status, result, info, kill, delete, files):
+    main.add_command(_command)
+for _command in (cron, rest, keys):  # these call the web UI (server_url)
     main.add_command(_command)

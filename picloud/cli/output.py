@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import click
@@ -60,3 +60,33 @@ def one_line(error: BaseException) -> str:
     if len(lines) > 1 and first.endswith(_TRACEBACK):
         return first[: -len(_TRACEBACK)] + lines[-1]
     return " ".join(lines)
+
+
+#: What an absent value (a cron that never ran) prints as.
+ABSENT = "-"
+
+
+def table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """``header`` and ``rows`` as lines of left-aligned columns two spaces apart (no lines at
+    all when there are no rows)."""
+    cells = [[ABSENT if value is None else text(value) for value in row] for row in rows]
+    if not cells:
+        return
+    cells.insert(0, list(header))
+    widths = [max(len(row[column]) for row in cells) for column in range(len(header))]
+    for row in cells:
+        yield "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+
+
+def fields(pairs: Sequence[tuple[str, Any]]) -> Iterator[str]:
+    """``name: value`` lines with the values aligned; a value's further lines indented."""
+    width = max(len(name) for name, _ in pairs) + 2
+    for name, value in pairs:
+        lines = (ABSENT if value is None else text(value)).splitlines() or [""]
+        yield f"{name + ':':<{width}}{lines[0]}".rstrip()
+        yield from (" " * width + line for line in lines[1:])
+
+
+def utc(when: str | None) -> str | None:
+    """A time the web UI sent (a UTC ``YYYY-MM-DD HH:MM:SS`` string) as the text to print."""
+    return None if when is None else f"{when} UTC"
