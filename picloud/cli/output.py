@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 
 import click
 
+from picloud.exceptions import CloudException
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 _TRACEBACK = "Traceback (most recent call last):"
@@ -52,7 +54,10 @@ def text(value: Any) -> str:
 
 def one_line(error: BaseException) -> str:
     """The error's message on one line: a remote traceback becomes its last line
-    (``Job 5: ZeroDivisionError: division by zero``)."""
+    (``Job 5: ZeroDivisionError: division by zero``); a server's refusal ends with its HTTP
+    status (``no cron labelled 'x' (HTTP 404)``)."""
+    if isinstance(error, CloudException) and error.jid is None and error.status is not None:
+        return f"{one_line(CloudException(error.parameter))} (HTTP {error.status})"
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     if not lines:
         return type(error).__name__
