@@ -70,6 +70,10 @@ TEMPLATES = [
 
 _SQLITE = f"sqlite:///{os.path.join(getconfigpath(), 'webui.sqlite3')}"
 DATABASES = {"default": dj_database_url.config(default=_SQLITE, conn_max_age=60)}
+#: Test runs name their own database (``make test`` picks one per run), so that two runs on one
+#: PostgreSQL server do not drop each other's ``test_postgres``.
+if os.environ.get("DJANGO_TEST_DATABASE"):
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["DJANGO_TEST_DATABASE"]}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # the recorder and the web server write at once: wait for the lock instead of failing
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
