@@ -24,7 +24,7 @@ DB_TESTS := tests/webui tests/apikeys tests/browser tests/http_api tests/crons
 
 test: install
 	$(PY) -m pytest
-	DATABASE_URL=$(POSTGRES_URL) DJANGO_TEST_DATABASE=test_picloud_$$$$ $(PY) -m pytest -q $(DB_TESTS)
+	DATABASE_URL=$(POSTGRES_URL) DJANGO_TEST_DATABASE=test_picloud_$$$$ $(PY) -m pytest -q -m "not sqlite_only" $(DB_TESTS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -16,7 +16,7 @@ from picloud import keys
 from tests.jobfuncs import wait_for
 from tests.webui.conftest import WORKER
 from webui.apikeys.models import ApiKey
-from webui.ledger import events
+from webui.ledger import events, jobrows
 from webui.ledger.models import Job
 from webui.ledger.recorder import Recorder
 
@@ -285,3 +285,65 @@ def test_an_unreadable_job_hash_is_skipped_not_fatal(broker, fake, record):
     broker.hset(keys.batch(bad), "meta", "[1, 2]")  # not the meta of any submission
     assert record() == 3
     assert list(Job.objects.values_list("jid", "label")) == [(good, "")]
+
+
+def test_a_job_whose_events_come_in_one_read_is_written_once(fake, make_recorder, monkeypatch):
+    """Submitted, started and finished between two reads: one row written, the last state,
+    ``updated`` the time it was read (after the job finished)."""
+    written: list[list[tuple]] = []
+    real = jobrows.upsert
+    monkeypatch.setattr(jobrows, "upsert", lambda rows: written.append(rows) or real(rows))
+    jids = [fake.run(1, "done")[0] for _ in range(5)]  # single calls: 15 events
+    recorder = make_recorder()
+    assert recorder.step(block=False) == 15
+    assert [[row[0] for row in rows] for rows in written] == [jids]
+    for job in Job.objects.all():
+        assert job.status == "done"
+        assert job.created <= job.started <= job.finished <= job.updated
+        assert job.updated > datetime.now(UTC) - timedelta(minutes=1)
+
+
+@pytest.mark.parametrize("created", [b"nan", b"inf", b"-inf", b"1e20", b"", b"1.5e9"])
+def test_times_a_datetime_cannot_hold_make_the_hash_unreadable(broker, fake, record, created):
+    bad, good = fake.run(2)
+    broker.hset(keys.job(bad), "created", created)
+    record()
+    expected = [bad, good] if created in (b"", b"1.5e9") else [good]
+    assert list(Job.objects.order_by("jid").values_list("jid", flat=True)) == expected
+
+
+def test_batches_that_say_the_same_share_their_meta(fake, broker):
+    same = [fake.submit(label="x", owner="ann")[0] for _ in range(3)]
+    other = fake.submit(label="x", owner="bob")[0]
+    metas = jobrows.MetaCache(parsed=3)
+    found = metas.fill(broker, [str(b).encode() for b in [*same, other]])
+    made = [found[str(b).encode()] for b in same]
+    assert made[0] is made[1] is made[2] and made[0].label == "x" and made[0].owner == "ann"
+    assert found[str(other).encode()].owner == "bob"
+    assert len(metas._parsed) == 2
+    for _ in range(3):  # the parsed ones are forgotten when there are too many
+        fake.submit(label=f"new {_}")
+    metas.fill(broker, [str(b).encode() for b in range(other + 1, other + 4)])
+    assert len(metas._parsed) <= 3
+
+
+def test_collect_folds_entries_into_changes():
+    entries = [
+        (b"1-0", {b"status": b"queued", b"jids": b"7", b"time": b"100.5"}),
+        (b"2-0", {b"status": b"queued", b"jids": b"1-3,9", b"time": b"99"}),
+        (b"3-0", {b"status": b"done", b"jids": b"007", b"time": b"101"}),
+        (b"4-0", {b"status": b"deleted", b"jids": b"2,5", b"time": b"102"}),
+        (b"5-0", None),  # trimmed while pending
+        (b"6-0", {b"status": b"done", b"jids": b"1-x", b"time": b"1"}),
+        (b"7-0", {b"status": b"done", b"jids": "８".encode(), b"time": b"1"}),
+        (b"8-0", {b"status": b"done", b"jids": b"\xff", b"time": b"1"}),
+        (b"9-0", {b"status": b"done", b"jids": b"4", b"time": b"soon"}),
+        (b"10-0", {b"status": b"done", b"jids": b""}),
+    ]
+    changes = events.collect(entries)
+    assert changes.events == 10
+    assert list(changes.changed) == [7, 1, 2, 3, 9]
+    assert changes.deleted == {2, 5}
+    assert changes.to_upsert() == [7, 1, 3, 9]
+    assert changes.oldest == 99.0
+    assert events.collect([]).oldest is None

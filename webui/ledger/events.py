@@ -10,6 +10,7 @@ log = logging.getLogger("picloud.recorder")
 
 #: The status of the event the delete script writes: the job's hash is gone.
 DELETED = "deleted"
+_DELETED = DELETED.encode()
 
 
 def parse_ranges(text: str) -> Iterator[int]:
@@ -46,28 +47,31 @@ class Changes:
         return [jid for jid in self.changed if jid not in self.deleted]
 
 
-def _text(fields: dict[bytes, bytes], name: bytes) -> str:
-    return fields.get(name, b"").decode("ascii", "replace")
-
-
 def collect(entries: Iterable[tuple[bytes, dict[bytes, bytes] | None]]) -> Changes:
     """Fold stream entries into Changes; an entry that cannot be read is logged and skipped
     (it is still acknowledged: re-reading it would never help)."""
     changes = Changes()
+    ids, changed, deleted = changes.ids, changes.changed, changes.deleted
+    oldest = None
     for entry_id, fields in entries:
-        changes.ids.append(entry_id)
+        ids.append(entry_id)
         if not fields:  # trimmed from the stream while pending
             continue
+        text = fields.get(b"jids", b"")
         try:
-            jids = list(parse_ranges(_text(fields, b"jids")))
+            # one jid (a single call, a chunk of one) is most entries: no ranges to parse
+            jids = (int(text),) if text.isdigit() else list(parse_ranges(text.decode("ascii")))
             when = float(fields.get(b"time") or 0) or None
-        except ValueError:
+        except ValueError:  # UnicodeDecodeError is one
             log.warning("recorder: skipping unreadable event %s: %r", entry_id, fields)
             continue
-        if _text(fields, b"status") == DELETED:
-            changes.deleted.update(jids)
+        if fields.get(b"status") == _DELETED:
+            deleted.update(jids)
+        elif len(jids) == 1:
+            changed[jids[0]] = None
         else:
-            changes.changed.update(dict.fromkeys(jids))
-        if when is not None and (changes.oldest is None or when < changes.oldest):
-            changes.oldest = when
+            changed.update(dict.fromkeys(jids))
+        if when is not None and (oldest is None or when < oldest):
+            oldest = when
+    changes.oldest = oldest
     return changes

@@ -20,12 +20,19 @@ _SCRIPT = """
 local nf, prefix = tonumber(ARGV[1]), ARGV[2]
 local fields = {}
 for i = 1, nf do fields[i] = ARGV[i + 2] end
-local out = {}
+local out, n = {}, 0
 for i = nf + 3, #ARGV do
   local values = redis.call('HMGET', prefix .. ARGV[i], unpack(fields))
   for k = 1, nf do
     local v = values[k]
-    out[#out + 1] = v and (struct.pack('>I4', #v) .. v) or '\\255\\255\\255\\255'
+    n = n + 1
+    if v then
+      out[n] = struct.pack('>I4', #v)
+      n = n + 1
+      out[n] = v
+    else
+      out[n] = '\\255\\255\\255\\255'
+    end
   end
 end
 return table.concat(out)
@@ -35,7 +42,7 @@ _SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()
 
 def read(
     client: redis.Redis, key: Callable[[int], str], ids: Sequence[int], fields: Sequence[str]
-) -> Iterator[list[bytes | None]]:
+) -> Iterator[tuple[bytes | None, ...]]:
     """For each of ``ids``, the values of ``fields`` in the hash ``key(id)`` (None where
     missing); ``key`` is a picloud.keys function of an int (keys.job, keys.batch)."""
     prefix = key(0)[:-1]
@@ -49,17 +56,19 @@ def read(
         yield from _unpack(blob, len(fields))
 
 
-def _unpack(blob: bytes, nfields: int) -> Iterator[list[bytes | None]]:
+def _unpack(blob: bytes, nfields: int) -> Iterator[tuple[bytes | None, ...]]:
+    """The values in ``blob``, ``nfields`` to a tuple."""
     unpack_from = _LENGTH.unpack_from
     offset, size = 0, len(blob)
+    values: list[bytes | None] = []
+    append = values.append
     while offset < size:
-        row: list[bytes | None] = []
-        for _ in range(nfields):
-            (n,) = unpack_from(blob, offset)
-            offset += 4
-            if n == _MISSING:
-                row.append(None)
-            else:
-                row.append(blob[offset : offset + n])
-                offset += n
-        yield row
+        (n,) = unpack_from(blob, offset)
+        offset += 4
+        if n == _MISSING:
+            append(None)
+        else:
+            end = offset + n
+            append(blob[offset:end])
+            offset = end
+    return zip(*[iter(values)] * nfields)
