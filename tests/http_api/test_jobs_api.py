@@ -13,6 +13,8 @@ from django.urls import reverse
 from picloud import rest
 from tests.http_api import funcs
 from tests.http_api.conftest import refused
+from webui.api import auth
+from webui.apikeys.models import ApiKey
 from webui.published.models import Invocation, PublishedFunction
 
 pytestmark = pytest.mark.slow
@@ -228,3 +230,19 @@ def test_invocations_are_recorded_and_shown_in_the_admin(curl, published, admin_
     assert listing.status_code == 200 and "gated" in listing.content.decode()
     invocations = admin_client.get(reverse("admin:published_invocation_changelist"))
     assert invocations.status_code == 200 and str(single) in invocations.content.decode()
+
+
+def test_last_used_moves_forward_but_is_not_written_on_every_request(curl, key):
+    assert key.row.last_used is None
+    assert curl.get("/api/account/key/").status_code == 200
+    key.row.refresh_from_db()
+    first = key.row.last_used
+    assert first is not None
+    assert curl.get("/api/account/key/").status_code == 200
+    key.row.refresh_from_db()
+    assert key.row.last_used == first  # within LAST_USED_STEP: no write
+    stale = first - auth.LAST_USED_STEP
+    ApiKey.objects.filter(pk=key.row.pk).update(last_used=stale)
+    assert curl.get("/api/account/key/").status_code == 200
+    key.row.refresh_from_db()
+    assert key.row.last_used > first

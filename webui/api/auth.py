@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime
 import functools
 import hashlib
 import logging
@@ -36,6 +37,8 @@ MAX_FAILURES = 10
 FAILURE_WINDOW = 60
 #: Seconds a checked key:secret pair is trusted without the slow hash check.
 GOOD_LOGIN_SECONDS = 30
+#: A key's last_used is written at most this often (not on every request of a busy caller).
+LAST_USED_STEP = datetime.timedelta(seconds=60)
 _good: dict[tuple[str, str], tuple[float, int]] = {}
 
 View = Callable[..., HttpResponse]
@@ -88,7 +91,9 @@ def api_key_of(request: HttpRequest) -> ApiKey:
         _count_failure(request)
         raise ApiError(401, f"unknown or inactive API key {key!r}, or a wrong secret")
     _good[token] = (time.monotonic() + GOOD_LOGIN_SECONDS, found.pk)
-    ApiKey.objects.filter(pk=found.pk).update(last_used=timezone.now())
+    now = timezone.now()
+    if found.last_used is None or now - found.last_used >= LAST_USED_STEP:
+        ApiKey.objects.filter(pk=found.pk).update(last_used=now)
     request.api_secret = secret  # type: ignore[attr-defined]  (signs jobs submitted for it)
     return found
 
