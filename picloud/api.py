@@ -39,22 +39,13 @@ def _simulation() -> str:
     return "simulation"
 
 
-def _credentials(settings: Settings) -> tuple[str, str]:
-    """(api_key, api_secretkey) for the cluster: the settings', else the local fleet's."""
-    if settings.api_key == defaults.API_KEY:
-        fleet = broker.running_fleet_credentials()
-        if fleet is not None:
-            return fleet
-    return settings.api_key, settings.api_secretkey
-
-
 def _default_engine() -> Engine:
     """The cluster when a broker is configured or a local fleet runs, else the simulator."""
     settings = config.first_use()
     url = None if settings.use_simulator else broker.configured_broker_url()
     if url is None:
         return _simulator()
-    key, secret = _credentials(settings)
+    key, secret = broker.credentials(settings)
     return ClusterEngine(url, key, secret)
 
 
@@ -149,7 +140,7 @@ def connection_info() -> dict[str, Any]:
     info = dict(_cloud.connection_info())
     settings = config.current()
     if info["connection_type"] == "cluster":
-        key, secret = _credentials(settings)
+        key, secret = broker.credentials(settings)
         info.setdefault("broker_url", broker.redact(broker.configured_broker_url() or ""))
         info.setdefault("api_key", key)
         info["api_secretkey"] = "***" if secret != defaults.API_SECRETKEY else None

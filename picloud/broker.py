@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
 
-from picloud import config
+from picloud import config, defaults
 from picloud.exceptions import CloudException
 
 #: Written by ``make run`` (picloud.fleet) while a local fleet runs: {"broker_url": ...}.
@@ -22,32 +23,42 @@ def fleet_file() -> str:
     return os.path.join(config.getconfigpath(), FLEET_FILE)
 
 
-def running_fleet_url() -> str | None:
-    """The broker URL of the local fleet ``make run`` started, if its file is there."""
+def _fleet() -> dict[str, Any]:
+    """What fleet.json says (nothing when no local fleet runs or the file is unreadable)."""
     try:
         with open(fleet_file(), encoding="utf-8") as handle:
-            return str(json.load(handle)["broker_url"])
-    except (OSError, ValueError, KeyError):
-        return None
+            found = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return found if isinstance(found, dict) else {}
+
+
+def running_fleet_url() -> str | None:
+    """The broker URL of the local fleet ``make run`` started, if its file is there."""
+    url = _fleet().get("broker_url")
+    return None if url is None else str(url)
 
 
 def running_fleet_credentials() -> tuple[str, str] | None:
     """The (api_key, api_secretkey) the local fleet made for this machine's user, if any."""
-    try:
-        with open(fleet_file(), encoding="utf-8") as handle:
-            found = json.load(handle)
-        return str(found["api_key"]), str(found["api_secretkey"])
-    except (OSError, ValueError, KeyError, TypeError):
+    found = _fleet()
+    if "api_key" not in found or "api_secretkey" not in found:
         return None
+    return str(found["api_key"]), str(found["api_secretkey"])
 
 
 def running_fleet_server_url() -> str:
     """The web UI URL of the local fleet ``make run`` started, or ''."""
-    try:
-        with open(fleet_file(), encoding="utf-8") as handle:
-            return str(json.load(handle).get("server_url", ""))
-    except (OSError, ValueError, AttributeError):
-        return ""
+    return str(_fleet().get("server_url", ""))
+
+
+def credentials(settings: config.Settings) -> tuple[str, str]:
+    """(api_key, api_secretkey) to act as: the settings', else (no key set) the local fleet's."""
+    if settings.api_key == defaults.API_KEY:
+        fleet = running_fleet_credentials()
+        if fleet is not None:
+            return fleet
+    return settings.api_key, settings.api_secretkey
 
 
 def configured_broker_url() -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from picloud import config, defaults
+from picloud import broker, config, defaults
 from picloud.exceptions import CloudException
 
 #: Seconds to wait for the server (connect, read).
@@ -85,12 +85,8 @@ def call(method: str, path: str, **kwargs: Any) -> Any:
 
 def api_client() -> ApiClient:
     """A client for the configured server_url as the configured (or local fleet's) api key."""
-    from picloud import broker
-
     settings = config.current()
-    key, secret = settings.api_key, settings.api_secretkey
-    if key == defaults.API_KEY:
-        key, secret = broker.running_fleet_credentials() or (key, secret)
+    key, secret = broker.credentials(settings)
     if key == defaults.API_KEY or secret == defaults.API_SECRETKEY:
         raise CloudException("no API key configured: call cloud.setkey(api_key, api_secretkey)")
     return ApiClient(settings.server_url or broker.running_fleet_server_url(), key, secret)

@@ -45,8 +45,9 @@ def prepare() -> FirstRun:
 def _admin() -> tuple[str, str | None]:
     users = get_user_model().objects
     name = os.environ.get("PICLOUD_ADMIN_USER", "admin")
-    if users.filter(is_superuser=True).exists():
-        return users.filter(is_superuser=True).order_by("pk").first().get_username(), None
+    existing = users.filter(is_superuser=True).order_by("pk").first()
+    if existing is not None:
+        return existing.get_username(), None
     password = os.environ.get("PICLOUD_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
     users.create_superuser(name, email="", password=password)
     return name, password
