@@ -81,17 +81,23 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-def connect(url: str) -> redis.Redis:
-    """A client for ``url`` that fails fast (CloudException naming the broker) when it is
-    unreachable."""
-    client = redis.Redis.from_url(
+def client(url: str) -> redis.Redis:
+    """A client for ``url``; it connects on its first command (workers retry through broker
+    faults: workers.patience)."""
+    return redis.Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT,
         socket_keepalive=True,
         health_check_interval=30,
     )
+
+
+def connect(url: str) -> redis.Redis:
+    """A client for ``url`` that fails fast (CloudException naming the broker) when it is
+    unreachable."""
+    made = client(url)
     try:
-        client.ping()
+        made.ping()
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
         raise CloudException(f"cannot reach the broker at {redact(url)}: {exc}") from None
-    return client
+    return made

@@ -30,7 +30,9 @@ app.conf.update(
     # Pools set their own limit (workers/pools.py); this default must stay above zero because
     # retiring a process after a job (workers/tasks.py) goes through billiard's memory check.
     worker_max_memory_per_child=POOLS["c1"].max_memory_per_child_kb,
-    worker_cancel_long_running_tasks_on_connection_loss=True,
+    # A running chunk survives a lost broker connection: its worker retries Redis until it is
+    # back (workers.patience), so nothing is cancelled and run again.
+    worker_cancel_long_running_tasks_on_connection_loss=False,
     accept_content=["json"],
     task_serializer="json",
     task_default_queue="c1",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from celery.exceptions import Reject
+
 from picloud import keys, serialization
 from picloud.engines.cluster import scripts
 from picloud.execution import Outcome, remote_traceback, run_job
@@ -12,13 +14,18 @@ from picloud.jobs import JobStatus
 from picloud.options import WireOptions
 from workers import verify
 from workers.context import WorkerContext
+from workers.leases import LEASE_SECONDS
 from workers.output import redis_output
-from workers.watchdog import LEASE_SECONDS
+from workers.patience import BROKER_FAULTS, patiently
 
 #: Report finished jobs at least this often while a chunk runs (seconds).
 REPORT_INTERVAL = 0.02
 #: A job whose worker died is run at most this many times in all.
 MAX_ATTEMPTS = 3
+#: Seconds a worker waits for the broker to come back before it gives a message up (claiming)
+#: or a finished job's result (reporting).
+CLAIM_PATIENCE = 120.0
+REPORT_PATIENCE = 600.0
 
 
 class ChunkRun:
@@ -37,43 +44,89 @@ class ChunkRun:
 
     def run(self) -> bool:
         """Run the chunk's claimable jobs; True if this process must exit afterwards."""
-        jids, payload, func_blob, refusal = self._claim()
+        try:
+            return self._run()
+        except BROKER_FAULTS as exc:
+            # Redis stayed away past our patience: give the message back; jobs claimed by now
+            # are handed on when their lease expires.
+            raise Reject(f"the broker stayed unreachable: {exc}", requeue=True) from exc
+
+    def _run(self) -> bool:
+        context = self.context
+        context.slot.begin_chunk(self.first)
+        claimed = patiently(
+            context.redis, self._claim, f"claiming chunk {self.chunk}", CLAIM_PATIENCE
+        )
+        jids, restartable, payload, func_blob, refusal = claimed
         if not jids:
             return False
-        redis, watchdog = self.context.redis, self.context.watchdog
         if refusal is not None:
             self._fail(jids, refusal)
             return False
         try:
-            func = self.context.function(self.spec["func"], func_blob)
+            func = context.function(self.spec["func"], func_blob)
             blobs = serialization.loads(payload)
         except Exception:
             self._fail(jids, "Could not depickle the job:\n" + remote_traceback())
             return False
-        watchdog.begin_chunk(self.chunk, jids, self.options)
+        context.watchdog.begin_chunk(self.chunk, jids, self.options)
+        try:
+            last = self._run_jobs(jids, func, blobs, report_each=not restartable)
+        finally:
+            context.watchdog.end_chunk()
+        if self.exit_after and last != jids[-1]:
+            self._hand_on(last)
+        return self.exit_after
+
+    def _run_jobs(self, jids: list[int], func: Any, blobs: list[bytes], report_each: bool) -> int:
+        """Run the jobs in order; return the last one run. A job that must not run twice
+        (``report_each``: not restartable) has its outcome stored before the next one starts."""
+        watchdog, slot, redis = self.context.watchdog, self.context.slot, self.context.redis
         pending: list[Outcome] = []
         last_report = time.monotonic()
-        try:
-            for jid in jids:
-                if not watchdog.begin_job(jid):
-                    continue
-                try:
-                    outcome = run_job(
-                        jid, func, blobs[jid - self.first], self.options, redis_output(redis, jid)
-                    )
-                finally:
-                    watchdog.end_job()
-                pending.append(outcome)
-                if self.options.kill_process or outcome.status == JobStatus.KILLED.value:
-                    self.exit_after = True
-                    break
-                if time.monotonic() - last_report > REPORT_INTERVAL:
-                    self._report(pending, final=False)
-                    pending, last_report = [], time.monotonic()
-            self._report(pending, final=True)
-        finally:
-            watchdog.end_chunk()
-        return self.exit_after
+        last = 0
+        for jid in jids:
+            if not watchdog.begin_job(jid):
+                continue
+            slot.started(jid)
+            try:
+                outcome = run_job(
+                    jid, func, blobs[jid - self.first], self.options, redis_output(redis, jid)
+                )
+            finally:
+                watchdog.end_job()
+            slot.finished(jid)
+            last = jid
+            pending.append(outcome)
+            if self.options.kill_process or outcome.status == JobStatus.KILLED.value:
+                self.exit_after = True
+                break
+            if report_each or time.monotonic() - last_report > REPORT_INTERVAL:
+                self._report(pending, final=False)
+                pending, last_report = [], time.monotonic()
+        self._report(pending, final=True)
+        return last
+
+    def _hand_on(self, last: int) -> None:
+        """This process retires after job ``last``: the chunk's later jobs, which never
+        started, go back to queued for a fresh process."""
+        why = f"its process retired after job {last}"
+        patiently(
+            self.context.redis,
+            lambda: scripts.run(
+                self.context.redis,
+                "release",
+                time.time(),
+                self.chunk,
+                self.context.owner,
+                last,
+                "finished",
+                why,
+                MAX_ATTEMPTS,
+            ),
+            f"handing on chunk {self.chunk}",
+            REPORT_PATIENCE,
+        )
 
     def _fail(self, jids: list[int], text: str) -> None:
         now = time.time()
@@ -81,9 +134,9 @@ class ChunkRun:
             [Outcome(j, JobStatus.ERROR.value, None, text, now, 0.0) for j in jids], final=True
         )
 
-    def _claim(self) -> tuple[list[int], bytes | None, bytes | None, str | None]:
-        """Take the chunk's queued jobs (and those of workers that died); read its payload and
-        check its signature (the claimed jobs must then fail if it does not hold)."""
+    def _claim(self) -> tuple[list[int], bool, bytes | None, bytes | None, str | None]:
+        """Take the chunk's queued jobs; read its payload and check its signature (the claimed
+        jobs must then fail if it does not hold)."""
         context = self.context
         key = str(self.spec.get("key") or keys.ANY_OWNER)
         pipe = context.redis.pipeline(transaction=False)
@@ -104,33 +157,10 @@ class ChunkRun:
         cron = self.spec.get("cron")
         if cron is not None:  # a cron's run: it must still be registered
             pipe.hget(keys.cron(key, str(cron)), "grant")
-        try:
-            reply, payload, func_blob, key_state, *grant = pipe.execute()
-        except Exception as exc:
-            if "NOSCRIPT" not in str(exc):
-                raise
-            scripts.load_all(context.redis)
-            reply, payload, func_blob, key_state, *grant = pipe.execute()
+        (claimed, restartable), payload, func_blob, key_state, *grant = pipe.execute()
         refusal = verify.problem(self.spec, key_state, payload, func_blob, *grant)
-        claimed, *busy = reply
         jids = [int(j) for j in claimed.split(b",")] if claimed else []
-        lost: dict[str, list[int]] = {}
-        for jid, holder in zip(busy[::2], busy[1::2]):
-            if context.owner_is_gone(holder.decode()):
-                lost.setdefault(holder.decode(), []).append(int(jid))
-        for holder, held in lost.items():
-            taken = scripts.run(
-                context.redis,
-                "takeover",
-                time.time(),
-                context.owner,
-                holder,
-                "its process ended while running it",
-                MAX_ATTEMPTS,
-                *held,
-            )
-            jids.extend(int(j) for j in taken)
-        return sorted(jids), payload, func_blob, refusal
+        return jids, restartable == b"1", payload, func_blob, refusal
 
     def _report(self, outcomes: list[Outcome], final: bool) -> None:
         if not outcomes and not final:
@@ -141,11 +171,12 @@ class ChunkRun:
             args += [f"{o.jid} {o.status} {o.started!r} {o.runtime!r} {int(bool(o.profile))}", body]
             if o.profile:
                 args.append(o.profile)
-        scripts.run(
-            self.context.redis,
-            "finish",
-            time.time(),
-            self.context.owner,
-            self.chunk if final else "",
-            *args,
+        redis = self.context.redis
+        patiently(
+            redis,
+            lambda: scripts.run(
+                redis, "finish", time.time(), self.context.owner, self.chunk if final else "", *args
+            ),
+            f"reporting {len(outcomes)} job(s) of chunk {self.chunk}",
+            REPORT_PATIENCE,
         )

@@ -1,4 +1,5 @@
-"""What one worker process keeps between jobs: its Redis client, name, functions, watchdog."""
+"""What one worker process keeps between jobs: its Redis client, name, functions, watchdog
+and progress slot."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import redis
 
 from picloud import broker, runtime, serialization
-from picloud.engines.cluster import scripts
+from workers.progress import Slot
 from workers.watchdog import Watchdog
 
 FUNCTION_CACHE_SIZE = 64
@@ -24,9 +25,10 @@ class WorkerContext:
         self.hostname = socket.gethostname()
         #: how jobs name the process running them: Celery node name / pid (``c1@host/4242``)
         self.owner = f"{nodename or self.hostname}/{self.pid}"
-        self.redis: redis.Redis = broker.connect(broker.broker_url())
-        scripts.load_all(self.redis)
+        self.redis: redis.Redis = broker.client(broker.broker_url())
         self.watchdog = Watchdog(self.redis, self.owner)
+        #: which job this process runs, for the worker's main process to read
+        self.slot = Slot()
         self._functions: OrderedDict[str, Any] = OrderedDict()
         runtime.in_worker = True
 
@@ -42,19 +44,6 @@ class WorkerContext:
         if len(self._functions) > FUNCTION_CACHE_SIZE:
             self._functions.popitem(last=False)
         return func
-
-    def owner_is_gone(self, owner: str) -> bool:
-        """True when ``owner`` was a process of this host that no longer exists."""
-        node, _, pid = owner.rpartition("/")
-        if node.rpartition("@")[2] != self.hostname or not pid.isdigit():
-            return False
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:
-            return False
-        return False
 
 
 _context: WorkerContext | None = None

@@ -38,7 +38,10 @@ class RedisStream:
         if self._buffer:
             data = "".join(self._buffer).encode("utf-8", errors="replace")
             self._buffer, self._size = [], 0
-            self._client.append(self._key, data)
+            try:
+                self._client.append(self._key, data)
+            except redis.RedisError:  # the broker is away: the job goes on, this output is lost
+                pass
 
     def isatty(self) -> bool:
         return False

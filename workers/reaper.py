@@ -1,5 +1,6 @@
-"""Recovering jobs from workers that died: expired chunk leases go back to their queue
-(restartable jobs) or fail naming the lost worker. Also tells clients which pools are served."""
+"""The worker main process's housekeeping thread: it renews its chunks' leases, hands on the
+jobs of workers that died (expired leases), re-queues messages a Redis restart may have lost,
+and tells clients which pools are served."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ import time
 
 import redis
 
-from picloud import broker, keys
+from picloud import keys
 from picloud.engines.cluster import scripts
+from picloud.exceptions import CloudException
+from workers import leases
 from workers.chunk import MAX_ATTEMPTS
 
 log = logging.getLogger("picloud.worker")
-#: Seconds between two sweeps (and two pool heartbeats).
-INTERVAL = 5.0
+#: Seconds between two pool heartbeats.
+HEARTBEAT_INTERVAL = 5.0
 #: Seconds after which a worker's heartbeat field is dropped from WORKER_HEARTBEATS.
 WORKER_HEARTBEAT_TTL = 60.0
+#: Chunk messages checked per rescan call.
+RESCAN_BATCH = 500
+WHOLE_WORKER_LOST = "it stopped renewing the chunk's lease (the whole worker was lost)"
 
 
 class Reaper:
@@ -30,6 +36,9 @@ class Reaper:
         #: the Celery node name (``c1@host``) this worker's heartbeats carry
         self.node = node or self.name
         self._stop = threading.Event()
+        self._run_id: str | None = None
+        #: no sweep before this (monotonic): after a Redis restart, live workers renew first
+        self._quiet_until = 0.0
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="picloud-reaper", daemon=True).start()
@@ -38,15 +47,51 @@ class Reaper:
         self._stop.set()
 
     def _run(self) -> None:
-        client = broker.connect(broker.broker_url())
-        scripts.load_all(client)
+        next_beat, fault = 0.0, True
         while not self._stop.is_set():
             try:
-                self.beat(client)
-                self.sweep(client)
-            except redis.RedisError as exc:
+                client = leases.main_client()
+                if fault:
+                    self.check_run(client)
+                    fault = False
+                leases.renew(client)
+                now = time.monotonic()
+                if now >= next_beat:
+                    self.beat(client)
+                    next_beat = now + HEARTBEAT_INTERVAL
+                if now >= self._quiet_until:
+                    self.sweep(client)
+            except (redis.RedisError, CloudException) as exc:
                 log.warning("picloud reaper: %s", exc)
-            self._stop.wait(INTERVAL)
+                fault = True
+            self._stop.wait(leases.RENEW_INTERVAL)
+
+    def check_run(self, client: redis.Redis) -> None:
+        """After a start or a broker fault: note whether Redis restarted since we last saw it
+        (then wait a lease before sweeping, and rescan once per Redis run)."""
+        run_id = str(client.info("server")["run_id"])
+        if self._run_id is not None and run_id != self._run_id:
+            log.warning("picloud reaper: the broker restarted; resuming")
+            self._quiet_until = time.monotonic() + leases.LEASE_SECONDS
+        self._run_id = run_id
+        if client.set(keys.PREFIX + "rescan:" + run_id, self.name, nx=True, ex=86400):
+            self.rescan(client)
+
+    def rescan(self, client: redis.Redis) -> int:
+        """Queue again the message of every chunk that still has queued jobs; return how many."""
+        pushed, batch = 0, []
+        for key in client.scan_iter(match=keys.chunk_message("*"), count=1000):
+            batch.append(key.decode().rpartition(":")[2])
+            if len(batch) >= RESCAN_BATCH:
+                pushed += scripts.run(client, "rescan", *batch)
+                batch = []
+        if batch:
+            pushed += scripts.run(client, "rescan", *batch)
+        if pushed:
+            log.warning(
+                "picloud reaper: %s chunk message(s) with waiting jobs queued again", pushed
+            )
+        return pushed
 
     def beat(self, client: redis.Redis) -> None:
         """Say that this worker serves its queues, per pool and per worker; drop the worker
@@ -63,14 +108,25 @@ class Reaper:
             client.hdel(keys.WORKER_HEARTBEATS, *stale)
 
     def sweep(self, client: redis.Redis) -> int:
-        """Requeue or fail the jobs of every expired lease; return how many chunks."""
-        if not client.set(keys.REAPER_LOCK, self.name, nx=True, ex=int(INTERVAL * 2)):
+        """Hand on the jobs of every expired lease; return how many chunks."""
+        lock_ms = max(100, int(leases.RENEW_INTERVAL * 1000) - 100)
+        if not client.set(keys.REAPER_LOCK, self.name, nx=True, px=lock_ms):
             return 0
         expired = client.zrangebyscore(keys.LEASES, "-inf", time.time())
         for chunk in expired:
-            requeued = scripts.run(client, "requeue", time.time(), chunk, MAX_ATTEMPTS)
+            requeued = scripts.run(
+                client,
+                "release",
+                time.time(),
+                chunk,
+                "",
+                0,
+                "unknown",
+                WHOLE_WORKER_LOST,
+                MAX_ATTEMPTS,
+            )
             log.warning(
-                "picloud reaper: chunk %s lost its worker; %s job(s) requeued",
+                "picloud reaper: chunk %s lost its worker; %s job(s) handed on",
                 chunk.decode(),
                 requeued,
             )

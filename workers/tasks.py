@@ -13,7 +13,7 @@ from workers.chunk import ChunkRun
 from workers.context import worker_context
 
 
-@app.task(name=TASK_NAME, bind=True, ignore_result=True)
+@app.task(name=TASK_NAME, bind=True, ignore_result=True, Request="workers.request:ChunkRequest")
 def run_chunk(self: Any, spec: dict[str, Any]) -> None:
     """Run the jobs of chunk ``spec['chunk']`` (jids ``first`` .. ``first+count-1``)."""
     if ChunkRun(spec, worker_context(self.request.hostname)).run():

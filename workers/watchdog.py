@@ -1,4 +1,5 @@
-"""Per worker process: kill requests, ``_max_runtime``, and the lease of the running chunk."""
+"""Per worker process: kill requests and ``_max_runtime`` (the running chunk's lease is the
+main process's: workers.leases)."""
 
 from __future__ import annotations
 
@@ -18,15 +19,13 @@ from picloud.jobs import JobStatus
 from picloud.options import WireOptions
 
 log = logging.getLogger("picloud.worker")
-#: A chunk's lease lasts this long; the watchdog renews it every third of it.
-LEASE_SECONDS = 15.0
 TICK = 0.2
 INTERRUPT = signal.SIGUSR2
 
 
 class Watchdog:
-    """Stops the running job when asked (kill channel) or when it runs too long, and keeps the
-    chunk's lease alive. One per worker process, with two daemon threads."""
+    """Stops the running job when asked (kill channel) or when it runs too long. One per worker
+    process, with two daemon threads."""
 
     def __init__(self, client: redis.Redis, owner: str) -> None:
         self._client = client
@@ -104,26 +103,16 @@ class Watchdog:
                         self._interrupt(jid, "Job terminated by user")
 
     def _tick(self) -> None:
-        next_renewal = 0.0
         while True:
             time.sleep(TICK)
             now = time.monotonic()
             with self._lock:
-                chunk, current, limit = self.chunk, self.current, self.options.max_runtime
+                current, limit = self.current, self.options.max_runtime
                 if current and limit and time.time() - self.started > limit * 60:
                     self._interrupt(current, f"Job exceeded its _max_runtime of {limit} minute(s)")
                 overdue = self._deadline is not None and now > self._deadline
             if overdue:
                 self._give_up(current)
-            if chunk and now >= next_renewal:
-                self._renew(chunk)
-                next_renewal = now + LEASE_SECONDS / 3
-
-    def _renew(self, chunk: str) -> None:
-        try:
-            self._client.zadd(keys.LEASES, {chunk: time.time() + LEASE_SECONDS}, xx=True)
-        except redis.RedisError as exc:
-            log.warning("could not renew the lease of chunk %s: %s", chunk, exc)
 
     def _give_up(self, jid: int) -> None:
         """The job ignored JobKilled: record it killed and end this process."""

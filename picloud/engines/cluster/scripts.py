@@ -14,11 +14,11 @@ _LUA_DIR = Path(__file__).with_name("lua")
 NAMES = (
     "submit",
     "claim",
-    "takeover",
     "finish",
+    "release",
     "kill",
     "delete",
-    "requeue",
+    "rescan",
     "statuses",
     "results",
     "rerun",

@@ -1,29 +1,27 @@
--- A worker starts a chunk. ARGV: now, owner, first, count, lease expiry, chunk id, api key
+-- A worker takes a chunk. ARGV: now, owner, first, count, lease expiry, chunk id, api key
 -- (the message's signer: only that key's jobs are claimed; '*' for an unsigned message, whose
 -- jobs are claimed only to fail them).
--- Returns {claimed jids as "1,2,3", jid, owner, jid, owner, ...} (pairs: jobs another worker
--- holds, for the caller to check whether that worker is gone).
+-- The chunk's queued jobs become processing, held by `owner`; none is charged an attempt here
+-- (a job's attempt starts when the job starts: finish.lua and release.lua count them). The
+-- chunk's progress record (its last started job) starts at 0.
+-- Returns {claimed jids as "1,2,3", '1' if their submission is restartable else '0'}.
 local now, owner, first, count = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local key = ARGV[7]
-local claimed, out = {}, {''}
+local claimed, restartable = {}, '1'
 for j = first, first + count - 1 do
   local k = P .. 'job:' .. j
-  local st, holder, attempts, job_key =
-    unpack(redis.call('HMGET', k, 'status', 'worker', 'attempts', 'owner'))
-  if not visible(job_key, key) then st = nil end
-  if st == 'queued' then
-    redis.call('HSET', k, 'status', 'processing', 'started', now, 'worker', owner,
-      'attempts', (tonumber(attempts) or 0) + 1)
+  local st, job_key = unpack(redis.call('HMGET', k, 'status', 'owner'))
+  if st == 'queued' and visible(job_key, key) then
+    redis.call('HSET', k, 'status', 'processing', 'started', now, 'worker', owner)
     note(j, 'processing', nil)
     claimed[#claimed + 1] = j
-  elseif st == 'processing' and holder ~= owner then
-    out[#out + 1] = j; out[#out + 1] = holder
   end
 end
-if #claimed > 0 or #out > 1 then
+if #claimed > 0 then
+  local b = redis.call('HGET', P .. 'job:' .. claimed[1], 'batch')
+  restartable = redis.call('HGET', P .. 'batch:' .. b, 'restartable') or '1'
   redis.call('ZADD', P .. 'leases', ARGV[5], ARGV[6])
-  redis.call('HSET', P .. 'chunkmsg:' .. ARGV[6], 'owner', owner)
+  redis.call('HSET', P .. 'chunkmsg:' .. ARGV[6], 'owner', owner, 'started', 0)
 end
-out[1] = table.concat(claimed, ',')
 flush(now)
-return out
+return {table.concat(claimed, ','), restartable}

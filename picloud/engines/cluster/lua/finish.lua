@@ -1,6 +1,6 @@
 -- A worker reports finished jobs. ARGV: now, owner, chunk id ('' while more follow), then two
 -- per job: "jid status started runtime has_profile", then the result (done) or error text;
--- a third, the profile text, when has_profile is 1.
+-- a third, the profile text, when has_profile is 1. Each reported job is charged its attempt.
 local now, owner, chunk = ARGV[1], ARGV[2], ARGV[3]
 local i = 4
 while i <= #ARGV do
@@ -17,6 +17,7 @@ while i <= #ARGV do
     local field = (status == 'done') and 'result' or 'exception'
     redis.call('HSET', k, 'status', status, 'finished', now, 'started', started,
       'runtime', runtime, field, body)
+    redis.call('HINCRBY', k, 'attempts', 1)
     if profile then redis.call('HSET', k, 'profile', profile) end
     settled(j, status, now, reply, children)
   end

@@ -1,0 +1,81 @@
+-- Chunk ARGV[2]'s jobs that `owner` holds but will not finish (its process died, it stopped
+-- renewing the chunk's lease, or it hands the rest of the chunk on after a _kill_process job).
+-- ARGV: now, chunk id, owner ('' = the chunk's recorded holder, for the reaper), last started
+-- jid, that job's state ('running', 'finished', or 'unknown': then the chunk's progress record
+-- is used, and failing that the first unfinished job is taken as the running one), what
+-- happened to the worker, max attempts.
+-- A job after the last started one never started: it goes back to queued, uncharged. The last
+-- started one (and an earlier one whose result was never stored) ran: it is charged an attempt
+-- and is queued again when restartable with attempts left, else it fails naming the loss.
+-- Returns how many jobs were queued again; then the chunk's message goes to the head of its
+-- queue (kombu pops the right end).
+local now, chunk, owner, last, state, why, max_attempts =
+  ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
+local ck = P .. 'chunkmsg:' .. chunk
+local holder, first, count, queue, message, progress =
+  unpack(redis.call('HMGET', ck, 'owner', 'first', 'count', 'queue', 'message', 'started'))
+redis.call('ZREM', P .. 'leases', chunk)
+if not first then return 0 end
+first, count = tonumber(first), tonumber(count)
+if owner == '' then owner = holder end
+if not owner then return 0 end
+
+local function held(j)
+  local st, w = unpack(redis.call('HMGET', P .. 'job:' .. j, 'status', 'worker'))
+  return st == 'processing' and w == owner
+end
+
+if state == 'unknown' then
+  state, last = 'running', tonumber(progress) or 0
+  if last == 0 or not held(last) then
+    last = first + count
+    for j = first, first + count - 1 do
+      if held(j) then last = j; break end
+    end
+  end
+end
+
+local function ran(j, died)
+  local k = P .. 'job:' .. j
+  local attempts = redis.call('HINCRBY', k, 'attempts', 1)
+  local b = redis.call('HGET', k, 'batch')
+  local restartable = redis.call('HGET', P .. 'batch:' .. b, 'restartable') == '1'
+  if restartable and attempts < max_attempts then
+    redis.call('HSET', k, 'status', 'queued')
+    record(j, 'queued')
+    return 1
+  end
+  local reason
+  if died then
+    reason = 'The worker running this job (' .. owner .. ') was lost: ' .. why
+  else
+    reason = 'The worker that ran this job (' .. owner .. ') was lost before the job\'s ' ..
+      'result was stored: ' .. why
+  end
+  if restartable then
+    reason = reason .. '. The job was run ' .. attempts .. ' times and its worker died each ' ..
+      'time, so it was not run again'
+  else
+    reason = reason .. '; _restartable=False, so it was not run again'
+  end
+  finish(j, 'error', now, reason)
+  return 0
+end
+
+local requeued = 0
+for j = first, first + count - 1 do
+  if held(j) then
+    if j > last then
+      local k = P .. 'job:' .. j
+      redis.call('HSET', k, 'status', 'queued')
+      redis.call('HDEL', k, 'worker', 'started')
+      record(j, 'queued')
+      requeued = requeued + 1
+    else
+      requeued = requeued + ran(j, j == last and state == 'running')
+    end
+  end
+end
+if requeued > 0 then redis.call('RPUSH', queue, message) end
+flush(now)
+return requeued

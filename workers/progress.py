@@ -1,0 +1,92 @@
+"""Which job a pool process is running, in a few bytes of shared memory its supervisor reads.
+
+The pool process writes its slot before and after each job (a store into an mmap'd file, no
+system call); the worker's main process reads it when that process dies (``workers.request``)
+and when it renews chunk leases (``workers.reaper``). So whether a job had started, and which
+one was running, is known outside the job's interpreter even if the job held the GIL or its
+process was SIGKILLed."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import tempfile
+from typing import NamedTuple
+
+_LAYOUT = struct.Struct("<qqb")  # chunk's first jid, last started jid, state
+IDLE, RUNNING, FINISHED = 0, 1, 2
+
+
+def slot_dir() -> str:
+    """Where slots live: shared memory when the host has it."""
+    base = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    return os.path.join(base, f"picloud-slots-{os.getuid()}")
+
+
+def slot_path(pid: int) -> str:
+    return os.path.join(slot_dir(), f"{pid}.slot")
+
+
+class Progress(NamedTuple):
+    """What a slot says: the chunk (by its first jid), its last started job and its state."""
+
+    first: int
+    last_started: int
+    state: int
+
+
+class Slot:
+    """This process's slot (made fresh for its pid)."""
+
+    def __init__(self) -> None:
+        os.makedirs(slot_dir(), mode=0o700, exist_ok=True)
+        descriptor = os.open(slot_path(os.getpid()), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.ftruncate(descriptor, _LAYOUT.size)
+            self._map = mmap.mmap(descriptor, _LAYOUT.size)
+        finally:
+            os.close(descriptor)
+        self.first = 0
+
+    def begin_chunk(self, first: int) -> None:
+        self.first = first
+        _LAYOUT.pack_into(self._map, 0, first, 0, IDLE)
+
+    def started(self, jid: int) -> None:
+        _LAYOUT.pack_into(self._map, 0, self.first, jid, RUNNING)
+
+    def finished(self, jid: int) -> None:
+        _LAYOUT.pack_into(self._map, 0, self.first, jid, FINISHED)
+
+
+def read(pid: int) -> Progress | None:
+    """Process ``pid``'s slot, or None if it has none."""
+    try:
+        with open(slot_path(pid), "rb") as handle:
+            data = handle.read(_LAYOUT.size)
+    except OSError:
+        return None
+    if len(data) < _LAYOUT.size:
+        return None
+    return Progress(*_LAYOUT.unpack(data))
+
+
+def known(pid: int, first: int) -> tuple[int, str]:
+    """(last started jid, 'running' / 'finished') of process ``pid`` in the chunk starting at
+    ``first``, as release.lua takes them: (0, 'running') when no job of it started, and
+    (0, 'unknown') when the slot says nothing of that chunk."""
+    found = read(pid)
+    if found is None or found.first != first:
+        return 0, "unknown"
+    if found.state == IDLE:
+        return 0, "running"
+    return found.last_started, "running" if found.state == RUNNING else "finished"
+
+
+def discard(pid: int) -> None:
+    """Remove a dead process's slot."""
+    try:
+        os.remove(slot_path(pid))
+    except OSError:
+        pass

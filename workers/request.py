@@ -1,0 +1,82 @@
+"""The worker main process's side of a chunk message (Celery's per-task Request class).
+
+When the pool process running a chunk dies, Celery reports a WorkerLostError here, in the main
+process. Rather than requeue the whole message to the tail of the queue (Celery's
+``reject_on_worker_lost``), the chunk's jobs are handed on at once by what the process's slot
+says: the job that was running is charged an attempt (run again or failed), the jobs that
+never started go back to queued uncharged, and the message goes to the head of its queue. The
+original message is then acknowledged (its jobs are all terminal or handed on)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import redis
+from billiard.einfo import ExceptionWithTraceback
+from billiard.exceptions import WorkerLostError
+from celery.worker.request import Request
+from celery.worker.state import task_ready
+
+from picloud.engines.cluster import scripts
+from workers import leases, progress
+from workers.chunk import MAX_ATTEMPTS
+
+log = logging.getLogger("picloud.worker")
+_LOST = (WorkerLostError, SystemExit, KeyboardInterrupt)
+
+
+class ChunkRequest(Request):
+    """A ``picloud.run_chunk`` message in the worker's main process."""
+
+    #: the chunk id and its first jid, once a pool process accepted the message
+    chunk: str | None = None
+    first = 0
+
+    def on_accepted(self, pid: int, time_accepted: float) -> None:
+        spec = self.args[0] if self.args else None
+        if isinstance(spec, dict):
+            self.chunk, self.first = str(spec.get("chunk")), int(spec.get("first") or 0)
+        super().on_accepted(pid, time_accepted)
+
+    def on_failure(
+        self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False
+    ) -> None:
+        exc = exc_info.exception
+        if isinstance(exc, ExceptionWithTraceback):
+            exc = exc.exc
+        lost = isinstance(exc, _LOST) and not (self._already_cancelled or self._already_revoked)
+        if lost and self.chunk and self.worker_pid and self._hand_on(exc):
+            task_ready(self)
+            self.acknowledge()
+            return
+        super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+
+    def _hand_on(self, exc: BaseException) -> bool:
+        """Hand the dead process's jobs on; False if Redis could not be reached (then Celery
+        requeues the message and the chunk's lease is the backstop)."""
+        pid = int(self.worker_pid or 0)
+        last, state = progress.known(pid, self.first)
+        owner = f"{self.hostname}/{pid}"
+        why = leases.describe_loss(exc, pid)
+        try:
+            requeued = scripts.run(
+                leases.main_client(),
+                "release",
+                time.time(),
+                self.chunk,
+                owner,
+                last,
+                state,
+                why,
+                MAX_ATTEMPTS,
+            )
+        except redis.RedisError as exc_redis:
+            log.warning("picloud: could not hand on chunk %s: %s", self.chunk, exc_redis)
+            return False
+        progress.discard(pid)
+        log.warning(
+            "picloud: %s while running chunk %s; %s job(s) handed on", why, self.chunk, requeued
+        )
+        return True
