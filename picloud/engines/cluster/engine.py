@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import logging
 import pickle
 import struct
 import time
@@ -28,6 +29,7 @@ from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
 from picloud.jids import describe_jids
 from picloud.jobs import JobStatus
 
+log = logging.getLogger("picloud")
 _STATUS_OF = {ord(s.value[0]): s for s in JobStatus}
 _MISSING = ord("-")
 _LENGTH = struct.Struct(">I")
@@ -41,6 +43,9 @@ RECENT_SUBMISSIONS = 64
 POLL_FOREIGN = 0.5
 #: Jids a client reserves at once for its small submissions (one INCRBY per block).
 JID_BLOCK = 64
+#: Seconds a read (status, result, info) rides out a broker restart before it raises; a wait
+#: rides it out until its own timeout.
+RIDE_OUT = 30.0
 
 
 def chunk_size(n: int) -> int:
@@ -173,8 +178,8 @@ class ClusterEngine:
         return jids
 
     # --- reading ------------------------------------------------------------------------------
-    def statuses(self, jids: Sequence[int]) -> list[JobStatus]:
-        letters = b"".join(self._each_batch("statuses", jids))
+    def statuses(self, jids: Sequence[int], patience: float | None = RIDE_OUT) -> list[JobStatus]:
+        letters = b"".join(self._each_batch("statuses", jids, patience))
         out = []
         for jid, letter in zip(jids, letters):
             if letter == _MISSING:
@@ -182,12 +187,37 @@ class ClusterEngine:
             out.append(_STATUS_OF[letter])
         return out
 
-    def _each_batch(self, script: str, jids: Sequence[int]) -> Iterator[Any]:
-        """Run a read script over ``jids`` in batches of READ_BATCH."""
-        with self._broker_errors():
-            for start in range(0, len(jids), READ_BATCH):
-                batch = jids[start : start + READ_BATCH]
-                yield scripts.run(self.redis, script, self.owner, *batch)
+    def _each_batch(
+        self, script: str, jids: Sequence[int], patience: float | None = RIDE_OUT
+    ) -> Iterator[Any]:
+        """Run a read script over ``jids`` in batches of READ_BATCH, riding out a broker
+        restart for ``patience`` seconds (None: for ever)."""
+        for start in range(0, len(jids), READ_BATCH):
+            batch = jids[start : start + READ_BATCH]
+            yield self._patiently(
+                lambda: scripts.run(self.redis, script, self.owner, *batch), patience
+            )
+
+    def _patiently(self, read: Any, patience: float | None) -> Any:
+        """``read()``, retried while the broker is unreachable (a restart, a failover) for up
+        to ``patience`` seconds; then CloudException naming the broker."""
+        deadline = None if patience is None else time.monotonic() + patience
+        warned = False
+        while True:
+            try:
+                return read()
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if deadline is not None and time.monotonic() >= deadline:
+                    where = broker.redact(self.url)
+                    raise CloudException(f"lost the broker at {where}: {exc}") from None
+                if not warned:
+                    log.warning(
+                        "picloud: lost the broker at %s (%s); reconnecting and still waiting",
+                        broker.redact(self.url),
+                        exc,
+                    )
+                    warned = True
+                time.sleep(0.25)
 
     def wait(self, jids: Sequence[int], timeout: float | None, stop_on_error: bool) -> list[int]:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -199,7 +229,8 @@ class ClusterEngine:
         read_now = not self._submitted_here(jids)
         while True:
             if read_now:
-                statuses = self.statuses(pending)
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                statuses = self.statuses(pending, left)
                 if stop_on_error and any(s.finished and s != JobStatus.DONE for s in statuses):
                     return [j for j, s in zip(pending, statuses) if not s.finished]
                 pending = [j for j, s in zip(pending, statuses) if not s.finished]
@@ -264,8 +295,7 @@ class ClusterEngine:
         return [f.result for f in finished]  # type: ignore[misc]
 
     def info(self, jids: Sequence[int], fields: Sequence[str]) -> dict[int, dict[str, Any]]:
-        with self._broker_errors():
-            return read_info(self.redis, jids, fields, self.owner)
+        return self._patiently(lambda: read_info(self.redis, jids, fields, self.owner), RIDE_OUT)
 
     def watch(self, jid: int, watcher: Watcher) -> None:
         status = self.notices.add_watcher(jid, watcher)
