@@ -2,8 +2,8 @@
 
 Finds or starts the Redis, prepares the web UI (migrations, admin login, the local API key),
 writes ``<PICLOUD_HOME>/fleet.json`` so ``import cloud`` finds the fleet and its key, runs the
-Procfile's processes (workers, web UI, recorder) under honcho, and undoes all of it on Ctrl-C /
-SIGTERM."""
+Procfile's processes (workers, web UI, recorder, beat) under a supervisor that restarts any one
+that exits (picloud.fleet.supervisor), and undoes all of it on Ctrl-C / SIGTERM."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 from pathlib import Path
 from types import FrameType
@@ -22,6 +21,7 @@ from honcho.environ import parse_procfile
 from picloud import broker, config
 from picloud.exceptions import CloudException
 from picloud.fleet.redis_server import RedisServer, find_or_start
+from picloud.fleet.supervisor import Supervisor
 from workers.pools import POOLS
 
 if TYPE_CHECKING:
@@ -68,9 +68,11 @@ def write_fleet_file(url: str, port: int, api_key: str, api_secretkey: str) -> N
 
 
 def web_port() -> int:
-    """The web UI's port (PICLOUD_WEB_PORT, default 8000); CloudException if it is taken."""
+    """The web UI's port (PICLOUD_WEB_PORT, default 8000); CloudException if something listens
+    on it. SO_REUSEADDR, as gunicorn binds: a last run's connections in TIME_WAIT do not count."""
     port = int(os.environ.get("PICLOUD_WEB_PORT") or DEFAULT_WEB_PORT)
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("127.0.0.1", port))
         except OSError:
@@ -159,37 +161,13 @@ def banner(server: RedisServer, processes: dict[str, str], port: int, first: Fir
     )
 
 
-def honcho_env(url: str, port: int) -> dict[str, str]:
+def process_env(url: str, port: int) -> dict[str, str]:
     """The processes' environment: this venv first on PATH, the repo importable, the broker
     and the web UI's port set."""
     env = dict(os.environ, PICLOUD_BROKER_URL=url, PICLOUD_WEB_PORT=str(port))
     env["PATH"] = os.pathsep.join(filter(None, [os.path.dirname(sys.executable), env.get("PATH")]))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
-
-
-def run_honcho(url: str, port: int) -> int:
-    """Run ``honcho start`` until it exits, forwarding SIGINT/SIGTERM to it; 0 after a signal."""
-    command = [sys.executable, "-m", "honcho", "start", "-f", str(PROCFILE), "-d", str(REPO)]
-    honcho: list[subprocess.Popen[bytes]] = []
-    stopping: list[int] = []
-
-    def forward(signum: int, _frame: FrameType | None) -> None:
-        stopping.append(signum)
-        if honcho and honcho[0].poll() is None:
-            honcho[0].send_signal(signum)
-
-    signal.signal(signal.SIGINT, forward)
-    signal.signal(signal.SIGTERM, forward)
-    # Its own session: a Ctrl-C reaches honcho once, through us.
-    env = honcho_env(url, port)
-    honcho.append(subprocess.Popen(command, cwd=REPO, env=env, start_new_session=True))
-    if stopping:
-        honcho[0].send_signal(stopping[0])
-    returncode = honcho[0].wait()
-    if not stopping:
-        print(f"picloud fleet: a process exited (rc={returncode}); honcho stopped the rest")
-    return 0 if stopping else returncode
 
 
 def _exit_on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -207,9 +185,10 @@ def main() -> int:
         first = prepare_web_ui(server.url)
         write_fleet_file(server.url, port, first.api_key, first.api_secretkey)
         print(banner(server, processes, port, first), flush=True)
-        returncode = run_honcho(server.url, port)
+        # until SIGINT or SIGTERM, restarting any process that exits; then stops them all
+        Supervisor(processes, env=process_env(server.url, port), cwd=REPO).run()
         print("picloud local fleet stopped", flush=True)
-        return returncode
+        return 0
     except CloudException as exc:
         print(f"picloud fleet: {exc}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ import redis
 import picloud.config
 from picloud.exceptions import CloudException
 from picloud.fleet import redis_server
+from picloud.fleet.__main__ import web_port
 from tests.services import free_port, wait_until
 from tests.services import redis_server as own_redis_server
 
@@ -57,13 +59,46 @@ def _marked(home: Path) -> dict[int, str]:
     return {pid: cmd.decode(errors="replace") for pid, cmd in found.items()}
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command's name (state, parent, ...); [] if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return []
+
+
 def _running(pid: int) -> bool:
     """Whether ``pid`` is a live process (not gone, not a zombie waiting to be reaped)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    return _stat(pid)[:1] not in ([], ["Z"], ["X"])
+
+
+def _main_workers(home: Path) -> dict[str, int]:
+    """queue -> pid of each Celery worker's main process (its pool's children are not)."""
+    workers = {
+        pid: found.group(1)
+        for pid, cmd in _marked(home).items()
+        if (found := re.search(r" worker -Q (\S+) ", cmd))
+    }
+    return {queue: pid for pid, queue in workers.items() if _parent(pid) not in workers}
+
+
+def _parent(pid: int) -> int:
+    fields = _stat(pid)
+    return int(fields[1]) if fields else 0
+
+
+def _fetch_until_closed(port: int) -> bytes:
+    """GET /admin/login/ from 127.0.0.1:``port``, reading until the server closes the
+    connection: it closes first, so its side stays in TIME_WAIT."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
+        connection.sendall(b"GET /admin/login/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        return b"".join(iter(lambda: connection.recv(65536), b""))
+
+
+def _time_waits(port: int) -> int:
+    """How many TCP connections of local port ``port`` are in TIME_WAIT."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(row.split()[1].endswith(f":{port:04X}") and row.split()[3] == "06" for row in rows)
 
 
 def _answers(url: str) -> bool:
@@ -96,17 +131,17 @@ def own_redis() -> Iterator[str]:
         yield url
 
 
-@pytest.mark.slow
-def test_make_run_starts_serves_and_stops(tmp_path: Path, own_redis: str) -> None:
-    home = tmp_path / "home"
-    log_path = tmp_path / "fleet.log"
-    fleet_file = home / "fleet.json"
-    port = free_port()
-    with open(log_path, "wb") as log:
+@contextmanager
+def _fleet(
+    home: Path, broker_url: str, port: int, log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``python -m picloud.fleet`` running (fleet.json written), its output in ``log_path``;
+    killed with all it started at the end."""
+    with open(log_path, "ab") as log:
         fleet = subprocess.Popen(
             [sys.executable, "-m", "picloud.fleet"],
             cwd=REPO,
-            env=_environment(home, own_redis, port),
+            env=_environment(home, broker_url, port),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -116,19 +151,40 @@ def test_make_run_starts_serves_and_stops(tmp_path: Path, own_redis: str) -> Non
         def started() -> bool:
             if fleet.poll() is not None:
                 raise AssertionError(f"the fleet exited early:\n{log_path.read_text()}")
-            return fleet_file.exists()
+            return (home / "fleet.json").exists()
 
         wait_until(started, 60, "fleet.json")
-        client = subprocess.run(
-            [sys.executable, "-c", CLIENT],
-            cwd=REPO,
-            env=_environment(home, None),
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert client.stdout.split()[:2] == ["9", "cluster"], client.stderr + log_path.read_text()
-        jid = client.stdout.split()[2]
+        yield fleet
+    finally:
+        if fleet.poll() is None:
+            fleet.kill()
+            fleet.wait(timeout=10)
+        _kill_all(home)
+
+
+def _call(home: Path) -> list[str]:
+    """Run CLIENT (a cloud.call job through fleet.json): its output's words."""
+    client = subprocess.run(
+        [sys.executable, "-c", CLIENT],
+        cwd=REPO,
+        env=_environment(home, None),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return [*client.stdout.split(), client.stderr]
+
+
+@pytest.mark.slow
+def test_make_run_starts_serves_and_stops(tmp_path: Path, own_redis: str) -> None:
+    home = tmp_path / "home"
+    log_path = tmp_path / "fleet.log"
+    fleet_file = home / "fleet.json"
+    port = free_port()
+    with _fleet(home, own_redis, port, log_path) as fleet:
+        client = _call(home)
+        assert client[:2] == ["9", "cluster"], client + [log_path.read_text()]
+        jid = client[2]
         assert oct(fleet_file.stat().st_mode & 0o777) == "0o600"
         assert json.loads(fleet_file.read_text())["api_key"] in log_path.read_text()
 
@@ -162,11 +218,69 @@ def test_make_run_starts_serves_and_stops(tmp_path: Path, own_redis: str) -> Non
         assert not fleet_file.exists()
         wait_until(lambda: not any(map(_running, workers)), 10, "the workers to exit")
         assert not _marked(home)
-    finally:
-        if fleet.poll() is None:
-            fleet.kill()
-            fleet.wait(timeout=10)
-        _kill_all(home)
+
+
+@pytest.mark.slow
+def test_make_run_restarts_a_killed_worker_and_nothing_else(tmp_path: Path, own_redis: str) -> None:
+    home = tmp_path / "home"
+    log_path = tmp_path / "fleet.log"
+    web = f"http://127.0.0.1:{(port := free_port())}/admin/login/"
+    with _fleet(home, own_redis, port, log_path) as fleet:
+        wait_until(lambda: _answers(web), 30, "the web UI")
+        wait_until(lambda: len(_main_workers(home)) == 4, 30, "the four workers")
+        before = _main_workers(home)
+        gunicorns = {pid for pid, cmd in _marked(home).items() if "gunicorn" in cmd}
+
+        os.kill(before["c1"], signal.SIGKILL)
+        wait_until(lambda: "c1 restarted" in log_path.read_text(), 15, "c1 to be restarted")
+        assert re.search(
+            r"system\s+\| c1 exited \((rc 137 = 128 \+ |killed by )SIGKILL\) after \S+ s; "
+            r"restarting it in 1 s",
+            log_path.read_text(),
+        ), log_path.read_text()
+        client = _call(home)  # a c1 job: the new c1 worker serves it
+        assert client[:2] == ["9", "cluster"], client + [log_path.read_text()]
+
+        after = _main_workers(home)
+        assert after.pop("c1") != before.pop("c1") and after == before, (before, after)
+        assert _answers(web)
+        assert gunicorns == {pid for pid, cmd in _marked(home).items() if "gunicorn" in cmd}
+        assert "web exited" not in log_path.read_text()
+        fleet.send_signal(signal.SIGINT)
+        assert fleet.wait(timeout=30) == 0, log_path.read_text()
+        assert not _marked(home)
+
+
+@pytest.mark.slow
+def test_make_run_starts_again_at_once_after_ctrl_c(tmp_path: Path, own_redis: str) -> None:
+    home = tmp_path / "home"
+    web = f"http://127.0.0.1:{(port := free_port())}/admin/login/"
+    for run in ("first", "second"):
+        log_path = tmp_path / f"{run}.log"
+        with _fleet(home, own_redis, port, log_path) as fleet:
+            wait_until(lambda: _answers(web), 30, "the web UI")
+            for _ in range(3):
+                assert _fetch_until_closed(port).startswith(b"HTTP/1.0 200 ")
+            fleet.send_signal(signal.SIGINT)
+            assert fleet.wait(timeout=30) == 0, log_path.read_text()
+        assert "picloud local fleet stopped" in log_path.read_text(), log_path.read_text()
+        assert _time_waits(port), f"no connection of port {port} in TIME_WAIT"
+
+
+def test_web_port_refuses_a_listener_not_time_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as server:
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        monkeypatch.setenv("PICLOUD_WEB_PORT", str(port))
+        with pytest.raises(CloudException, match=f"port {port} for the web UI is in use"):
+            web_port()
+        client = socket.create_connection(("127.0.0.1", port))
+        with client, server.accept()[0]:
+            pass  # the server's side closes first: it stays in TIME_WAIT
+    assert _time_waits(port)
+    assert web_port() == port
 
 
 def test_embedded_redis_starts_answers_and_stops(tmp_path: Path) -> None:
