@@ -114,6 +114,11 @@ class Reaper:
             return 0
         expired = client.zrangebyscore(keys.LEASES, "-inf", time.time())
         for chunk in expired:
+            holder = client.hget(keys.chunk_message(chunk.decode()), "owner")
+            if holder is not None and runs_here(holder.decode()):
+                # a slow renewal (a loaded host), not a lost worker: its process still runs
+                client.zadd(keys.LEASES, {chunk: time.time() + leases.LEASE_SECONDS}, xx=True)
+                continue
             requeued = scripts.run(
                 client,
                 "release",
@@ -126,8 +131,21 @@ class Reaper:
                 MAX_ATTEMPTS,
             )
             log.warning(
-                "picloud reaper: chunk %s lost its worker; %s job(s) handed on",
+                "picloud reaper: chunk %s lost its worker %s; %s job(s) handed on",
                 chunk.decode(),
+                holder.decode() if holder else "?",
                 requeued,
             )
         return len(expired)
+
+
+def runs_here(owner: str) -> bool:
+    """True when ``owner`` (``node@host/pid``) is a worker process alive on this host."""
+    node, _, pid = owner.rpartition("/")
+    if node.rpartition("@")[2] != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return b"celery" in handle.read()
+    except OSError:
+        return False
