@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test faults lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ DB_TESTS := tests/webui tests/apikeys tests/browser tests/http_api tests/crons
 test: install
 	$(PY) -m pytest
 	DATABASE_URL=$(POSTGRES_URL) DJANGO_TEST_DATABASE=test_picloud_$$$$ $(PY) -m pytest -q -m "not sqlite_only" $(DB_TESTS)
+
+# The fault tests at the full sizes of reliability-notes §5 (about 10 min), then one table.
+faults: install
+	PICLOUD_FAULTS_FULL=1 $(PY) -m pytest -m chaos tests/faults
 
 lint: install
 	$(VENV)/bin/ruff check .

