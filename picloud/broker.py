@@ -83,7 +83,7 @@ def redact(url: str) -> str:
 
 def client(url: str) -> redis.Redis:
     """A client for ``url``; it connects on its first command (workers retry through broker
-    faults: workers.patience)."""
+    faults: picloud.engines.cluster.patience)."""
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT,

@@ -31,7 +31,7 @@ app.conf.update(
     # retiring a process after a job (workers/tasks.py) goes through billiard's memory check.
     worker_max_memory_per_child=POOLS["c1"].max_memory_per_child_kb,
     # A running chunk survives a lost broker connection: its worker retries Redis until it is
-    # back (workers.patience), so nothing is cancelled and run again.
+    # back (picloud.engines.cluster.patience), so nothing is cancelled and run again.
     worker_cancel_long_running_tasks_on_connection_loss=False,
     accept_content=["json"],
     task_serializer="json",

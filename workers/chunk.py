@@ -9,6 +9,7 @@ from celery.exceptions import Reject
 
 from picloud import keys, serialization
 from picloud.engines.cluster import scripts
+from picloud.engines.cluster.patience import BROKER_FAULTS, patiently
 from picloud.execution import Outcome, remote_traceback, run_job
 from picloud.jobs import JobStatus
 from picloud.options import WireOptions
@@ -16,7 +17,6 @@ from workers import verify
 from workers.context import WorkerContext
 from workers.leases import LEASE_SECONDS
 from workers.output import redis_output
-from workers.patience import BROKER_FAULTS, patiently
 
 #: Report finished jobs at least this often while a chunk runs (seconds).
 REPORT_INTERVAL = 0.02

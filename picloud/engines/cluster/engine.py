@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
-import logging
 import pickle
 import struct
 import time
@@ -25,11 +24,11 @@ from picloud.engines.cluster import scripts
 from picloud.engines.cluster.info import pool_served, read_info
 from picloud.engines.cluster.messages import list_key, queue_name, task_message
 from picloud.engines.cluster.notices import FinishNotices
+from picloud.engines.cluster.patience import patiently
 from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
 from picloud.jids import describe_jids
 from picloud.jobs import JobStatus
 
-log = logging.getLogger("picloud")
 _STATUS_OF = {ord(s.value[0]): s for s in JobStatus}
 _MISSING = ord("-")
 _LENGTH = struct.Struct(">I")
@@ -201,23 +200,9 @@ class ClusterEngine:
     def _patiently(self, read: Any, patience: float | None) -> Any:
         """``read()``, retried while the broker is unreachable (a restart, a failover) for up
         to ``patience`` seconds; then CloudException naming the broker."""
-        deadline = None if patience is None else time.monotonic() + patience
-        warned = False
-        while True:
-            try:
-                return read()
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                if deadline is not None and time.monotonic() >= deadline:
-                    where = broker.redact(self.url)
-                    raise CloudException(f"lost the broker at {where}: {exc}") from None
-                if not warned:
-                    log.warning(
-                        "picloud: lost the broker at %s (%s); reconnecting and still waiting",
-                        broker.redact(self.url),
-                        exc,
-                    )
-                    warned = True
-                time.sleep(0.25)
+        with self._broker_errors():
+            where = f"reading jobs at {broker.redact(self.url)}"
+            return patiently(self.redis, read, where, patience)
 
     def wait(self, jids: Sequence[int], timeout: float | None, stop_on_error: bool) -> list[int]:
         deadline = None if timeout is None else time.monotonic() + timeout
