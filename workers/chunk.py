@@ -111,21 +111,15 @@ class ChunkRun:
         """This process retires after job ``last``: the chunk's later jobs, which never
         started, go back to queued for a fresh process."""
         why = f"its process retired after job {last}"
-        patiently(
-            self.context.redis,
-            lambda: scripts.run(
-                self.context.redis,
-                "release",
-                time.time(),
-                self.chunk,
-                self.context.owner,
-                last,
-                "finished",
-                why,
-                MAX_ATTEMPTS,
-            ),
+        self._patient_script(
             f"handing on chunk {self.chunk}",
-            REPORT_PATIENCE,
+            "release",
+            self.chunk,
+            self.context.owner,
+            last,
+            "finished",
+            why,
+            MAX_ATTEMPTS,
         )
 
     def _fail(self, jids: list[int], text: str) -> None:
@@ -171,12 +165,18 @@ class ChunkRun:
             args += [f"{o.jid} {o.status} {o.started!r} {o.runtime!r} {int(bool(o.profile))}", body]
             if o.profile:
                 args.append(o.profile)
+        self._patient_script(
+            f"reporting {len(outcomes)} job(s) of chunk {self.chunk}",
+            "finish",
+            self.context.owner,
+            self.chunk if final else "",
+            *args,
+        )
+
+    def _patient_script(self, what: str, name: str, *args: Any) -> None:
+        """Run script ``name`` (now, then ``args``) through broker faults: what it reports
+        exists only in this process."""
         redis = self.context.redis
         patiently(
-            redis,
-            lambda: scripts.run(
-                redis, "finish", time.time(), self.context.owner, self.chunk if final else "", *args
-            ),
-            f"reporting {len(outcomes)} job(s) of chunk {self.chunk}",
-            REPORT_PATIENCE,
+            redis, lambda: scripts.run(redis, name, time.time(), *args), what, REPORT_PATIENCE
         )

@@ -8,11 +8,9 @@ gone: the reaper (workers.reaper) hands its jobs on."""
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
-from typing import Any
 
 import redis
 from celery.worker import state
@@ -21,7 +19,6 @@ from picloud import broker, keys
 from picloud.engines.cluster.messages import TASK_NAME
 from workers import progress
 
-log = logging.getLogger("picloud.worker")
 #: A chunk's lease (seconds); PICLOUD_LEASE_SECONDS sets it (tests use a shorter one).
 LEASE_SECONDS = float(os.environ.get("PICLOUD_LEASE_SECONDS") or 6.0)
 #: How often the main process renews its leases and the reaper sweeps.
@@ -66,17 +63,3 @@ def renew(client: redis.Redis) -> int:
             pipe.hset(keys.chunk_message(chunk), "started", last)
     pipe.execute()
     return len(running)
-
-
-def describe_loss(exc: Any, pid: int | None) -> str:
-    """What happened to a pool process, from Celery's WorkerLostError text."""
-    text = str(exc)
-    process = f"its process (pid {pid})" if pid else "its process"
-    for marker in ("signal", "exitcode"):
-        at = text.find(marker)
-        if at >= 0:
-            what = text[at:].split(" Job:")[0].rstrip(". ")
-            if marker == "signal":
-                return f"{process} was killed by {what}"
-            return f"{process} exited ({what})"
-    return f"{process} ended: {text}"

@@ -59,7 +59,7 @@ class ChunkRequest(Request):
         pid = int(self.worker_pid or 0)
         last, state = progress.known(pid, self.first)
         owner = f"{self.hostname}/{pid}"
-        why = leases.describe_loss(exc, pid)
+        why = describe_loss(exc, pid)
         try:
             requeued = scripts.run(
                 leases.main_client(),
@@ -80,3 +80,17 @@ class ChunkRequest(Request):
             "picloud: %s while running chunk %s; %s job(s) handed on", why, self.chunk, requeued
         )
         return True
+
+
+def describe_loss(exc: BaseException, pid: int | None) -> str:
+    """What happened to a pool process, from Celery's WorkerLostError text."""
+    text = str(exc)
+    process = f"its process (pid {pid})" if pid else "its process"
+    for marker in ("signal", "exitcode"):
+        at = text.find(marker)
+        if at >= 0:
+            what = text[at:].split(" Job:")[0].rstrip(". ")
+            if marker == "signal":
+                return f"{process} was killed by {what}"
+            return f"{process} exited ({what})"
+    return f"{process} ended: {text}"
