@@ -12,6 +12,7 @@ import mmap
 import os
 import struct
 import tempfile
+import time
 from typing import NamedTuple
 
 _LAYOUT = struct.Struct("<qqb")  # chunk's first jid, last started jid, state
@@ -82,6 +83,29 @@ def known(pid: int, first: int) -> tuple[int, str]:
     if found.state == IDLE:
         return 0, "running"
     return found.last_started, "running" if found.state == RUNNING else "finished"
+
+
+def prune(older_than: float = 60.0) -> int:
+    """Remove the slots of processes that are gone (a process that retired normally leaves
+    its slot behind) once they are ``older_than`` seconds old; return how many."""
+    removed = 0
+    try:
+        names = os.listdir(slot_dir())
+    except OSError:
+        return 0
+    now = time.time()
+    for name in names:
+        pid = name.partition(".")[0]
+        path = os.path.join(slot_dir(), name)
+        try:
+            if not pid.isdigit() or os.path.exists(f"/proc/{pid}"):
+                continue
+            if now - os.stat(path).st_mtime > older_than:
+                os.remove(path)
+                removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def discard(pid: int) -> None:

@@ -14,7 +14,7 @@ import redis
 from picloud import keys
 from picloud.engines.cluster import scripts
 from picloud.exceptions import CloudException
-from workers import leases
+from workers import leases, progress
 from workers.chunk import MAX_ATTEMPTS
 
 log = logging.getLogger("picloud.worker")
@@ -58,6 +58,7 @@ class Reaper:
                 now = time.monotonic()
                 if now >= next_beat:
                     self.beat(client)
+                    progress.prune()
                     next_beat = now + HEARTBEAT_INTERVAL
                 if now >= self._quiet_until:
                     self.sweep(client)
