@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "webui.ledger",
     "webui.apikeys",
     "webui.dashboard",
+    "webui.metrics",
     "webui.api",
     "webui.crons",
     "webui.published",

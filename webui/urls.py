@@ -1,5 +1,6 @@
-"""URLs: the admin at /admin/, the dashboard at /dashboard/ (and / redirects there), the HTTP
-API on PiCloud's paths (/r/..., /job/..., /servers/list/) and our /api/... management calls."""
+"""URLs: the admin at /admin/, the dashboard at /dashboard/ (and / redirects there), Prometheus
+metrics at /metrics, the HTTP API on PiCloud's paths (/r/..., /job/..., /servers/list/) and our
+/api/... management calls."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -13,6 +14,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("dashboard/", include("webui.dashboard.urls")),
+    path("metrics", include("webui.metrics.urls")),
     path("", include("webui.crons.urls")),
     path("", include("webui.api.urls")),
 ]

@@ -1,7 +1,8 @@
 """The one documented command line that starts a worker pool: ``python -m workers c1``.
 
 ``python -m workers c2.myenv --concurrency 4`` execs ``celery -A workers worker -Q c2.myenv ...``
-with the pool's limits from workers/pools.py; ``--print`` shows that command instead."""
+with the pool's limits from workers/pools.py; ``--autoscale 2,8`` lets Celery keep between 2 and
+8 processes instead; ``--print`` shows that command instead of running it."""
 
 from __future__ import annotations
 
@@ -23,13 +24,33 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--concurrency", type=int, metavar="N", help="worker processes (default: the pool's)"
     )
+    parser.add_argument(
+        "--autoscale",
+        type=_autoscale,
+        metavar="MIN,MAX",
+        help="between MIN and MAX processes, as the load asks (Celery's --autoscale)",
+    )
     parser.add_argument("--print", action="store_true", help="print the command, do not run it")
     args = parser.parse_args(argv)
     if args.queue.split(".", 1)[0] not in POOLS:
         parser.error(f"unknown pool in {args.queue!r}; pools are {', '.join(POOLS)}")
     if args.concurrency is not None and args.concurrency < 0:
         parser.error("--concurrency must be 0 (one per CPU core) or more")
+    if args.concurrency is not None and args.autoscale is not None:
+        parser.error("give --concurrency or --autoscale, not both")
     return args
+
+
+def _autoscale(text: str) -> tuple[int, int]:
+    """``"MIN,MAX"`` -> (MIN, MAX), with 1 <= MIN <= MAX."""
+    low, _, high = text.partition(",")
+    try:
+        least, most = int(low), int(high)
+    except ValueError:
+        least = most = 0
+    if not 1 <= least <= most:
+        raise argparse.ArgumentTypeError(f"{text!r} is not MIN,MAX with 1 <= MIN <= MAX")
+    return least, most
 
 
 def _celery() -> str:
@@ -40,7 +61,7 @@ def _celery() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parse(argv)
-    command = worker_command(args.queue, args.concurrency)
+    command = worker_command(args.queue, args.concurrency, args.autoscale)
     if args.print:
         print(shlex.join(command))
         return

@@ -72,3 +72,40 @@ class Label(Job):
     class Meta:
         proxy = True
         verbose_name = "label"
+
+
+class FinishedTally(models.Model):
+    """Jobs that finished, per pool, status and runtime bucket: counts that only go up.
+
+    The database keeps them itself: triggers on the Job table (migration 0002) count each
+    finish in the statement that writes it, once (a replayed write adds nothing; a re-run that
+    finishes again adds one), so they serve as a Prometheus counter and histogram. ``removed``
+    counts the finishes whose rows went since (deleted, or re-run): ``jobs - removed`` is how
+    many such rows the Job table holds now, without counting them.
+
+    A Django migration that rebuilds the Job table on SQLite drops its triggers: such a
+    migration must create them again (a test checks that they exist)."""
+
+    pool = models.CharField(max_length=100, help_text="the queue the jobs ran on")
+    status = models.CharField(max_length=16, help_text="the status they finished with")
+    le = models.CharField(
+        "runtime bucket",
+        max_length=16,
+        blank=True,
+        help_text="the upper bound of their runtime (seconds) as Prometheus writes it, '+Inf', "
+        "or '' for jobs with no runtime (never started)",
+    )
+    jobs = models.BigIntegerField(default=0, help_text="jobs finished")
+    removed = models.BigIntegerField(
+        default=0, help_text="of those, the rows deleted since or finished again (re-run)"
+    )
+    runtime = models.FloatField(default=0.0, help_text="their runtimes added up (seconds)")
+
+    class Meta:
+        verbose_name = "finished-jobs tally"
+        constraints = [
+            models.UniqueConstraint(fields=["pool", "status", "le"], name="ledger_tally_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.jobs} {self.status} on {self.pool or '?'} (le {self.le or '-'})"
