@@ -145,6 +145,8 @@ def test_map_errors(cloud):
         cloud.map(jf.square, 5)
     with pytest.raises(TypeError, match="not callable"):
         cloud.map(5, [1])
+    with pytest.raises(TypeError, match="not callable"):  # checked before the arguments
+        cloud.map("asdf")
     with pytest.raises(ValueError, match="Unexpected keyword argument"):
         cloud.map(jf.square, [1], x=1)
     assert cloud.call(jf.square, 2) == before + 1  # nothing was queued
@@ -377,16 +379,34 @@ def test_info_of_many_jobs(cloud):
     assert info == {jid: {"status": "done"} for jid in jids}
 
 
-def test_info_dotted_group_field_is_accepted(cloud):
+def test_info_group_fields_are_accepted(cloud):
     jid = cloud.call(jf.square, 2)
     cloud.join(jid)
-    assert jid in cloud.info(jid, ["status", "memory.failcnt"])
+    info = cloud.info(jid, ["status", "memory.failcnt", "cputime"])[jid]
+    assert {"status", "memory.failcnt", "cputime"} <= set(info)  # values: what the engine knows
+    assert info["status"] == "done"
+
+
+def test_info_leaves_unknown_fields_out(cloud):
+    """PiCloud ignored the fields it did not know."""
+    jid = cloud.call(jf.square, 2)
+    cloud.join(jid)
+    assert cloud.info(jid, ["bogus", "status"]) == {jid: {"status": "done"}}
+    assert cloud.info(jid, "sadf") == {jid: {}}
+
+
+def test_info_empty_request_means_the_default_fields(cloud):
+    jid = cloud.call(jf.square, 2)
+    cloud.join(jid)
+    assert set(cloud.info(jid, [])[jid]) == {"stdout", "stderr", "status", "runtime"}
 
 
 def test_info_bad_requests(cloud):
     jid = cloud.call(jf.square, 2)
     cloud.join(jid)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="info_requested"):
         cloud.info(jid, 5)
-    with pytest.raises(ValueError, match="bogus"):
-        cloud.info(jid, ["bogus"])
+    with pytest.raises(TypeError, match="info_requested"):
+        cloud.info(jid, ["status", 5])
+    with pytest.raises(TypeError, match="must be integers"):  # the jid is checked first
+        cloud.info("asdf", "sadf")

@@ -196,18 +196,28 @@ def test_delete_finished_jobs(cloud):
         cloud.status(failed)
 
 
-def test_delete_unfinished_job_is_refused(cloud, gates):
+def test_delete_right_after_map_kills_the_jobs_then_drops_them(cloud, gates):
+    """As PiCloud's simulator did: running and queued jobs are killed, then deleted, and what
+    depended on them stalls."""
+    gate = gates("g")
+    jids = cloud.map(jf.wait_for_file, [gate.path] * (NUM_PROCS + 3))
+    dependent = cloud.call(jf.square, 2, _depends_on=jids[-1])
+    wait_status(cloud, jids[0], "processing")
+    assert cloud.delete(jids) is None
+    for jid in jids:
+        with pytest.raises(NoSuchJobError):
+            cloud.status(jid)
+    assert cloud.status(dependent) == "stalled"
+    assert cloud.result(cloud.call(jf.square, 3)) == 9  # the workers are free again
+
+
+def test_delete_with_an_unknown_jid_changes_nothing(cloud, gates):
     gate = gates("g")
     jid = cloud.call(jf.wait_for_file, gate.path, "still here")
-    wait_status(cloud, jid, "processing")
-    with pytest.raises(CloudException):
-        cloud.delete(jid)
-    assert cloud.status(jid) == "processing"
+    with pytest.raises(NoSuchJobError):
+        cloud.delete([jid, jid + 1000])
     gate.open()
     assert cloud.result(jid) == "still here"
-    cloud.delete(jid)
-    with pytest.raises(CloudException):
-        cloud.status(jid)
 
 
 def test_delete_killed_and_stalled_jobs(cloud, gates):

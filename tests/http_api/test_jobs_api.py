@@ -150,9 +150,15 @@ def test_result_is_455_until_the_job_is_done(curl, published, gate):
     assert curl.result(jid) == "opened"
 
 
+def test_delete_kills_an_unfinished_job_first(curl, published, gate):
+    jid = curl.post(published["gated"], data={"path": json.dumps(gate.path)}).json()["jid"]
+    response = curl.post(f"/job/delete/?jids={jid}")
+    assert response.status_code == 200 and response.json() == {"deleted": [jid]}
+    refused(curl.get(f"/job/?jids={jid}"), 404, f"no job {jid}")
+
+
 def test_kill_then_delete(curl, published, gate):
     jid = curl.post(published["gated"], data={"path": json.dumps(gate.path)}).json()["jid"]
-    refused(curl.post(f"/job/delete/?jids={jid}"), 409, "unfinished", str(jid))
     response = curl.post(f"/job/kill/?jids={jid}")
     assert response.status_code == 200 and response.json() == {"killed": [jid]}
     assert curl.wait(jid) == "killed"

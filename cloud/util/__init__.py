@@ -1,0 +1,1 @@
+"""``cloud.util``: PiCloud's helper package; picloud keeps only ``cloud.util.configmanager``."""
