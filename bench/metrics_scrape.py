@@ -12,17 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+from databases import REPO, in_fresh_database  # bench/databases.py, beside this script
+
 POOLS = {"c1": 50, "c2": 20, "m1": 10, "s1": 10, "c2.myenv": 5, "c1.gpu": 5}
 STATUSES = {"done": 900, "error": 40, "killed": 10, "stalled": 10, "queued": 30, "processing": 10}
 
@@ -129,36 +125,6 @@ def measure(args: argparse.Namespace) -> dict:
     }
 
 
-def _child(db: str, args: argparse.Namespace) -> dict:
-    """Run ``measure`` in a fresh process on a fresh database ``db``; return its figures."""
-    path = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))
-    env = dict(
-        os.environ, DJANGO_SETTINGS_MODULE="webui.settings", DJANGO_DEBUG="0", PYTHONPATH=path
-    )
-    home = tempfile.mkdtemp(prefix="picloud-bench-")
-    env["PICLOUD_HOME"] = home
-    name = None
-    if db == "postgres":
-        import psycopg
-
-        name = f"picloud_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        env["DATABASE_URL"] = f"{PG_SERVER}/{name}"
-    else:
-        env.pop("DATABASE_URL", None)
-    try:
-        command = [sys.executable, __file__, "--child", *sys.argv[1:]]
-        found = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
-        if found.returncode:
-            raise SystemExit(f"{db} run failed:\n{found.stderr}")
-        return json.loads(found.stdout.strip().splitlines()[-1])
-    finally:
-        if name:
-            with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
@@ -172,7 +138,7 @@ def main() -> None:
         return
     print(f"/metrics scrape on {args.rows:,} Job rows, {args.scrapes} scrapes")
     for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
-        r = _child(db, args)
+        r = in_fresh_database(__file__, db)
         print(
             f"{db:>9}: scrape p50 {r['scrape_p50'] * 1000:,.0f} ms, max "
             f"{r['scrape_max'] * 1000:,.0f} ms (ledger queries {r['ledger_p50'] * 1000:,.0f} ms, "

@@ -18,16 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PG_SERVER = "postgres://postgres@127.0.0.1:5432"
+from databases import REPO, in_fresh_database  # bench/databases.py, beside this script
+
 #: Seconds between the producer's ticks; a job is queued, started and finished a tick apart.
 TICK = 0.05
 
@@ -200,36 +196,6 @@ def measure(args: argparse.Namespace) -> dict:
     return result
 
 
-def _child(db: str, args: argparse.Namespace) -> dict:
-    """Run ``measure`` in a fresh process on a fresh database ``db``; return its figures."""
-    path = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))
-    env = dict(
-        os.environ, DJANGO_SETTINGS_MODULE="webui.settings", DJANGO_DEBUG="0", PYTHONPATH=path
-    )
-    home = tempfile.mkdtemp(prefix="picloud-bench-")
-    env["PICLOUD_HOME"] = home
-    name = None
-    if db == "postgres":
-        import psycopg
-
-        name = f"picloud_bench_{uuid.uuid4().hex[:8]}"
-        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-        env["DATABASE_URL"] = f"{PG_SERVER}/{name}"
-    else:
-        env.pop("DATABASE_URL", None)
-    try:
-        command = [sys.executable, __file__, "--child", *sys.argv[1:]]
-        found = subprocess.run(command, env=env, cwd=REPO, capture_output=True, text=True)
-        if found.returncode:
-            raise SystemExit(f"{db} run failed:\n{found.stderr}")
-        return json.loads(found.stdout.strip().splitlines()[-1])
-    finally:
-        if name:
-            with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=10_000)
@@ -250,7 +216,7 @@ def main() -> None:
         f"{args.map}, chunks of {args.chunk}; backlog of {args.backlog:,} jobs"
     )
     for db in ["sqlite", "postgres"] if args.db == "both" else [args.db]:
-        r = _child(db, args)
+        r = in_fresh_database(__file__, db)
         print(
             f"{db:>9}: capacity {r['capacity_rows_per_s']:>8,.0f} rows/s | live "
             f"{r['live_jobs_per_s']:>7,.0f} jobs/s, {r['rows']:,} rows "

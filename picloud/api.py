@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from picloud import broker, config, defaults, mp
+from picloud import broker, config, defaults, mp, runtime
 from picloud.client import Cloud
 from picloud.config import Settings
 from picloud.engines.base import Engine
 from picloud.engines.cluster.engine import ClusterEngine
 from picloud.engines.local.engine import LocalEngine
+from picloud.engines.relay import RelayEngine
 from picloud.exceptions import ConfigError
 
 log = logging.getLogger("picloud")
@@ -40,7 +41,10 @@ def _simulation() -> str:
 
 
 def _default_engine() -> Engine:
-    """The cluster when a broker is configured or a local fleet runs, else the simulator."""
+    """Inside a job: the job's supervisor, as the job's key. Else the cluster when a broker is
+    configured or a local fleet runs, else the simulator."""
+    if runtime.supervisor is not None:
+        return RelayEngine(runtime.supervisor, "cluster")
     settings = config.first_use()
     url = None if settings.use_simulator else broker.configured_broker_url()
     if url is None:
@@ -50,6 +54,8 @@ def _default_engine() -> Engine:
 
 
 def _default_type() -> str:
+    if runtime.supervisor is not None:
+        return "cluster"
     settings = config.current()
     configured = not settings.use_simulator and broker.configured_broker_url()
     return "cluster" if configured else "simulation"

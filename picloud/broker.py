@@ -47,6 +47,11 @@ def running_fleet_credentials() -> tuple[str, str] | None:
     return str(found["api_key"]), str(found["api_secretkey"])
 
 
+def running_fleet_public_key() -> str:
+    """The fleet authority's public key of the local fleet ``make run`` started, or ''."""
+    return str(_fleet().get("fleet_public_key", ""))
+
+
 def running_fleet_server_url() -> str:
     """The web UI URL of the local fleet ``make run`` started, or ''."""
     return str(_fleet().get("server_url", ""))

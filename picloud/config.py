@@ -59,6 +59,11 @@ class Settings:
     s3_secret_key: str = defaults.S3_SECRET_KEY
     s3_bucket: str = defaults.S3_BUCKET
     s3_secure: bool = defaults.S3_SECURE
+    fleet_public_key: str = defaults.FLEET_PUBLIC_KEY
+    fleet_authority_file: str = defaults.FLEET_AUTHORITY_FILE
+    sandbox_uid: int = defaults.SANDBOX_UID
+    sandbox_uids: int = defaults.SANDBOX_UIDS
+    automatic_dependency_transfer: bool = defaults.AUTOMATIC_DEPENDENCY_TRANSFER
     # logging
     log_filename: str = defaults.LOG_FILENAME
     save_log: bool = defaults.SAVE_LOG

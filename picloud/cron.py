@@ -25,7 +25,7 @@ from picloud import http, serialization, signing
 from picloud.engines.cluster.engine import granted_fields
 from picloud.exceptions import InvalidOptionError, NoWorkerWarning
 from picloud.http import api_client
-from picloud.options import JobOptions, parse_options
+from picloud.options import JobOptions, parse_options, reserved_of
 
 #: PiCloud's message for a schedule that is not five fields (also the start of every other).
 FORMAT_ERROR = "Invalid cron string. Format: min hour day mon dow"
@@ -193,21 +193,12 @@ def cron_options(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def stored_options(options: JobOptions) -> dict[str, Any]:
-    """JobOptions as reserved keywords that ``parse_options`` turns back into the same."""
-    wire = options.wire
-    return {
-        "_type": options.type,
-        "_cores": options.cores,
-        "_env": options.env,
-        "_vol": [*options.vol],
-        "_priority": options.priority,
-        "_restartable": options.restartable,
-        "_fast_serialization": wire.fast_serialization,
-        "_profile": wire.profile,
-        "_kill_process": wire.kill_process,
-        "_max_runtime": wire.max_runtime,
-        "_os_env_vars": dict(wire.os_env_vars),
-    }
+    """JobOptions as reserved keywords that ``parse_options`` turns back into the same, but
+    those a cron's runs ignore (label, dependencies)."""
+    found = reserved_of(options)
+    for name in IGNORED:
+        del found[name]
+    return found
 
 
 def grant_spec(func_blob: bytes, options: Mapping[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,22 @@ S3_SECRET_KEY = ""
 S3_BUCKET = "picloud"
 #: Use HTTPS to reach the S3 endpoint (ignored when the endpoint is a full URL).
 S3_SECURE = False
+#: The fleet authority's public key (hex). Workers run a key's jobs only under a key record this
+#: authority signed; `make run` writes it into fleet.json, other worker hosts set it here or in
+#: PICLOUD_FLEET_PUBLIC_KEY. It is never read from the broker.
+FLEET_PUBLIC_KEY = ""
+#: Where the fleet authority's secret half lives, on the hosts that issue API keys (the web UI);
+#: empty = fleet-authority.key in the configuration directory (~/.picloud).
+FLEET_AUTHORITY_FILE = ""
+#: First uid that jobs run as when the workers run as root: each sandbox of a host takes a uid of
+#: its own from sandbox_uid to sandbox_uid + sandbox_uids - 1 (no passwd entry is needed).
+SANDBOX_UID = 600000
+#: How many uids from sandbox_uid a host's sandboxes may use (two per worker process).
+SANDBOX_UIDS = 2000
+#: Send the source of the modules of your own that a job's function and arguments need (not the
+#: standard library, not installed distributions) with the job, once per version of each
+#: file; workers import them from there. Off: the workers must have those modules.
+AUTOMATIC_DEPENDENCY_TRANSFER = True
 
 # --- logging ----------------------------------------------------------------------------------
 #: File picloud's log messages are written to when save_log is set, relative to the

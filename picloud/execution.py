@@ -1,4 +1,4 @@
-"""Running one job in a worker: arguments, environment, captured output, profile, traceback."""
+"""Running one job in a worker: arguments, environment, profile, traceback."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple
 
 from picloud import runtime, serialization
+from picloud.accounting import Usage
 from picloud.exceptions import JobKilled, PicklingFailure
 from picloud.jobs import JobStatus
 from picloud.options import WireOptions
@@ -32,13 +33,10 @@ class Outcome(NamedTuple):
     started: float
     runtime: float
     profile: str | None = None
-
-
-class Output(NamedTuple):
-    """Where a job's stdout and stderr go."""
-
-    stdout: TextIO
-    stderr: TextIO
+    #: what the job used, where it was measured
+    usage: Usage | None = None
+    #: it ended because it exceeded its pool's memory limit
+    memory_exceeded: bool = False
 
 
 def run_job(
@@ -46,7 +44,6 @@ def run_job(
     func: Callable[..., Any],
     args_blob: bytes,
     options: WireOptions,
-    output: Output | None = None,
 ) -> Outcome:
     """Run ``func`` with the pickled arguments; never raises (the outcome says what happened)."""
     started = time.time()
@@ -55,10 +52,10 @@ def run_job(
     runtime.job.jid = jid
     try:
         args, kwargs = serialization.loads(args_blob)
-        if output is None and not options.os_env_vars and not options.profile:
+        if not options.os_env_vars and not options.profile:
             value = func(*args, **kwargs)  # the common case, without context managers
         else:
-            with _environment(options.os_env_vars), _redirected(output):
+            with _environment(options.os_env_vars):
                 if options.profile:
                     value, profile_text = _profiled(func, args, kwargs)
                 else:
@@ -133,21 +130,6 @@ def _environment(pairs: tuple[tuple[str, str], ...]) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = old
-
-
-@contextlib.contextmanager
-def _redirected(output: Output | None) -> Iterator[None]:
-    if output is None:
-        yield
-        return
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = output.stdout, output.stderr
-    try:
-        yield
-    finally:
-        sys.stdout, sys.stderr = saved
-        output.stdout.close()
-        output.stderr.close()
 
 
 def _profiled(func: Callable[..., Any], args: tuple, kwargs: dict) -> tuple[Any, str]:

@@ -11,6 +11,8 @@ EVENTS = PREFIX + "events"
 LEASES = PREFIX + "leases"
 #: Pub/sub channel announcing jids to kill.
 KILL_CHANNEL = PREFIX + "kill"
+#: Pub/sub channel announcing each newly signed authority record ("<signature> <record>").
+TRUST_CHANNEL = PREFIX + "trust"
 #: Lock held by the worker that reaps expired leases.
 REAPER_LOCK = PREFIX + "reaper"
 #: Hash: pool queue -> last time (unix) a worker of it said it was alive.
@@ -22,7 +24,8 @@ ANY_OWNER = "*"
 
 
 def api_key(key: str) -> str:
-    """Hash mirroring one API key for workers: ``public`` (Ed25519, hex) and ``active``."""
+    """Hash mirroring one API key for workers: ``record`` (signed by the fleet authority:
+    public key and active flag) and ``sig``."""
     return f"{PREFIX}apikey:{key}"
 
 
@@ -84,9 +87,10 @@ def held_messages(start: int) -> str:
 
 
 def cron(api_key: str, label: str) -> str:
-    """Hash of one registered cron as workers see it (the web UI writes it at register and
-    deletes it at deregister): ``func`` (digest), ``funcname``, ``options`` (JSON), ``grant``,
-    ``schedule``, and ``last_run`` / ``last_jid`` once it fired."""
+    """Hash of one registered cron as workers see it (the web UI writes it at register; at
+    deregister only a signed tombstone record stays): ``func`` (digest), ``funcname``,
+    ``options`` (JSON), ``grant``, ``schedule``, ``record`` + ``sig`` (the fleet authority's
+    record of the grant), and ``last_run`` / ``last_jid`` once it fired."""
     return f"{PREFIX}cron:{api_key}:{label}"
 
 

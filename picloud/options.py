@@ -53,6 +53,13 @@ class WireOptions:
     os_env_vars: tuple[tuple[str, str], ...] = ()
 
 
+def wire_options(found: Mapping[str, Any]) -> WireOptions:
+    """WireOptions from their JSON form in a message (``os_env_vars`` as pairs)."""
+    fields = dict(found)
+    fields["os_env_vars"] = tuple((str(n), str(v)) for n, v in fields.get("os_env_vars", ()))
+    return WireOptions(**fields)
+
+
 @dataclass(frozen=True)
 class JobOptions:
     """Every reserved keyword of one call or map, validated."""
@@ -129,6 +136,28 @@ def parse_options(reserved: Mapping[str, Any]) -> JobOptions:
 
 
 _DEFAULT_OPTIONS = JobOptions()
+
+
+def reserved_of(options: JobOptions) -> dict[str, Any]:
+    """The reserved keywords (JSON-able, callbacks left out) that ``parse_options`` turns back
+    into ``options``: how options travel as data, to be checked again where they arrive."""
+    wire = options.wire
+    return {
+        "_depends_on": list(options.depends_on),
+        "_depends_on_errors": options.depends_on_errors,
+        "_priority": options.priority,
+        "_label": options.label,
+        "_type": options.type,
+        "_cores": options.cores,
+        "_env": options.env,
+        "_vol": list(options.vol),
+        "_restartable": options.restartable,
+        "_fast_serialization": wire.fast_serialization,
+        "_profile": wire.profile,
+        "_kill_process": wire.kill_process,
+        "_max_runtime": wire.max_runtime,
+        "_os_env_vars": dict(wire.os_env_vars),
+    }
 
 
 def _unknown(name: str) -> InvalidOptionTypeError:

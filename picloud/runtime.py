@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
+from typing import Any
 
 
 class _JobContext(threading.local):
@@ -14,6 +16,9 @@ class _JobContext(threading.local):
 #: True in a worker process (set once by the worker at start).
 in_worker = False
 job = _JobContext()
+#: In a sandbox: relays a call (method, arguments) to the job's supervisor, which serves it as
+#: the job's api key. The cloud API and cloud.files inside a job go through it.
+supervisor: Callable[..., Any] | None = None
 
 
 def running_on_cloud() -> bool:

@@ -27,6 +27,35 @@ DEBUG, NO_DEBUG, PLAIN = 0, 1, 2
 PLAIN_SCALARS = frozenset({int, float, str, bytes, bool, type(None), complex})
 
 loads = pickle.loads
+#: The only classes plain data may name: types pickle has no opcode of its own for.
+_PLAIN_CLASSES = {("builtins", n) for n in ("bytearray", "set", "frozenset", "complex")}
+
+
+class NotPlainData(Exception):
+    """A pickle that names a class or reference: opening it could run code."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Builds str, bytes, numbers, None, bools, lists, tuples, dicts, sets; nothing else."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _PLAIN_CLASSES:
+            return super().find_class(module, name)
+        raise NotPlainData(f"{module}.{name}")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise NotPlainData("a persistent reference")
+
+
+def plain_loads(blob: bytes) -> Any:
+    """Unpickle ``blob`` only if it is plain data, so that no code can run: for pickles from
+    someone untrusted (results on the web server, chunk payloads in a job's supervisor).
+    Raises NotPlainData naming the class, or what pickle raises for a broken pickle."""
+    return _PlainUnpickler(io.BytesIO(blob)).load()
 
 
 def _keep_filename(code: types.CodeType) -> tuple[Any, tuple[Any, ...]]:

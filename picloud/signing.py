@@ -3,6 +3,9 @@ message (key, jids, function and argument digests, options), a worker verifies i
 public half before it unpickles anything. The server stores only the public key, so a leaked
 database or broker cannot sign jobs.
 
+A job's own submissions are made by its supervisor, which cannot sign either: they carry the
+signed message the job descends from (``Voucher``).
+
 A cron's runs are fired by the server, which cannot sign: at register the client signs a
 standing *grant* instead (key, cron label, function digest, options, queue), and each run
 carries that grant in place of a signature. Workers accept it only for the fixed no-argument
@@ -69,7 +72,7 @@ class MessageSigner(Protocol):
 
     def spec_fields(
         self, first: int, count: int, payload_digest: str, spec: dict[str, Any]
-    ) -> dict[str, str]:
+    ) -> dict[str, Any]:
         """The fields to add to a chunk's ``spec`` that let workers trust it."""
         ...
 
@@ -108,6 +111,23 @@ class GrantSigner:
         self, first: int, count: int, payload_digest: str, spec: dict[str, Any]
     ) -> dict[str, str]:
         return {"cron": self.label, "grant": self.grant}
+
+
+class Voucher:
+    """Marks the submissions of a running job, which its supervisor makes and cannot sign (it
+    holds no secret): each carries the signed message the job descends from (``root``, with
+    the digest of its arguments) and the submitting job's jid. Workers accept them while that
+    job runs under the same key (workers.verify)."""
+
+    def __init__(self, api_key: str, root: dict[str, Any], root_digest: str, parent: int) -> None:
+        self.api_key = api_key
+        self.vouch = {"spec": root, "digest": root_digest}
+        self.parent = parent
+
+    def spec_fields(
+        self, first: int, count: int, payload_digest: str, spec: dict[str, Any]
+    ) -> dict[str, Any]:
+        return {"vouch": self.vouch, "parent": self.parent}
 
 
 def verify(public_hex: str, signature_hex: str, text: bytes) -> bool:

@@ -6,9 +6,11 @@ the cluster engine on a session-wide redis-server and Celery workers (``cluster`
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import redis
@@ -20,8 +22,22 @@ from picloud.client import Cloud
 from picloud.engines.base import Engine
 from picloud.engines.local import LocalEngine
 from tests.jobfuncs import Gate
-from tests.services import Worker, keyed_engine, picloud_env, redis_server
+from tests.services import (
+    REPO,
+    TEST_AUTHORITY,
+    Worker,
+    install_test_authority,
+    keyed_engine,
+    picloud_env,
+    redis_server,
+)
 from workers.pools import POOLS
+
+#: Test folders live here, not under /tmp: a job's sandbox has a /tmp of its own, and jobs
+#: write into tests' folders (gates, records of their runs).
+SHARED_TEMP = REPO / ".pytest-tmp"
+SHARED_TEMP.mkdir(exist_ok=True)
+os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(SHARED_TEMP))
 
 #: Engines every conformance test runs on.
 ENGINE_NAMES = ["local", "cluster"]
@@ -33,8 +49,11 @@ NUM_PROCS = 2
 def picloud_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Keep every test away from ~/.picloud; keep the module-level clouds small."""
     home = str(tmp_path_factory.mktemp("picloud-home"))
+    install_test_authority(home)
+    _traversable(tmp_path_factory.getbasetemp())
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("PICLOUD_HOME", home)
+        patch.setenv("PICLOUD_FLEET_PUBLIC_KEY", TEST_AUTHORITY.public_key)
         patch.setenv("PICLOUD_NUM_PROCS", str(NUM_PROCS))
         picloud.config.reload()
         try:
@@ -43,6 +62,23 @@ def picloud_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             picloud.api.close()
             picloud.mp.close()
     picloud.config.reload()
+
+
+def _traversable(folder: Path) -> None:
+    """Let jobs (other uids) pass through ``folder`` and its parents up to SHARED_TEMP."""
+    folder = folder.resolve()
+    while folder != SHARED_TEMP.resolve() and SHARED_TEMP.resolve() in folder.parents:
+        folder.chmod(folder.stat().st_mode | 0o111)
+        folder = folder.parent
+
+
+@pytest.fixture(autouse=True)
+def _jobs_may_use_tmp_path(request: pytest.FixtureRequest) -> None:
+    """A test's tmp_path is open to its jobs, which run as uids of their own."""
+    if "tmp_path" in request.fixturenames:
+        path = request.getfixturevalue("tmp_path")
+        path.chmod(0o777)
+        _traversable(path.parent)
 
 
 @dataclass
@@ -59,10 +95,10 @@ ENV_QUEUES = {"c1": ["c1.myenv"], "c2": ["c2.base"]}
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """A real redis-server and real Celery workers for c1 (NUM_PROCS processes), c2, m1 and s1
-    (one process each), started once for the session."""
+    """A real redis-server (password-protected) and real Celery workers for c1 (NUM_PROCS
+    processes), c2, m1 and s1 (one process each), started once for the session."""
     logs = tmp_path_factory.mktemp("worker-logs")
-    with redis_server() as url:
+    with redis_server(password=secrets.token_hex(16)) as url:
         workers = {
             queue: Worker(
                 url,

@@ -234,3 +234,19 @@ class _Unloadable:
 
 def make_unloadable_result():
     return _Unloadable()
+
+
+def spin_cpu(seconds: float) -> int:
+    """Burn CPU in user mode for about ``seconds``; return the loops run."""
+    loops = 0
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        loops += 1
+    return loops
+
+
+def hold_memory(megabytes: int) -> int:
+    """Touch ``megabytes`` of fresh memory; return how many bytes."""
+    block = bytearray(megabytes << 20)
+    block[::4096] = b"x" * len(block[::4096])
+    return len(block)

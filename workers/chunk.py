@@ -1,4 +1,11 @@
-"""Running one Celery message's chunk of jobs: claim them, run each, report in batches."""
+"""Running one Celery message's chunk of jobs: claim them, check the message, run each job in a
+sandbox of its key (workers.sandboxes), report in batches.
+
+Nothing of the message is unpickled here: the function and each job's arguments go to the
+sandbox as bytes (the chunk's payload, a pickled list of bytes, is opened as plain data only).
+A sandbox that dies while its job runs costs that job an attempt: it runs again in a fresh
+sandbox while it is restartable and has attempts left (lua/lost.lua), else it fails naming
+the loss; a job over its pool's memory limit fails saying so; a killed job ends killed."""
 
 from __future__ import annotations
 
@@ -7,16 +14,17 @@ from typing import Any
 
 from celery.exceptions import Reject
 
-from picloud import keys, serialization
+from picloud import accounting, keys, serialization, signing
 from picloud.engines.cluster import scripts
 from picloud.engines.cluster.patience import BROKER_FAULTS, patiently
-from picloud.execution import Outcome, remote_traceback, run_job
+from picloud.execution import Outcome
 from picloud.jobs import JobStatus
-from picloud.options import WireOptions
+from picloud.options import wire_options
 from workers import verify
 from workers.context import WorkerContext
 from workers.leases import LEASE_SECONDS
-from workers.output import redis_output
+from workers.output import JobOutput
+from workers.sandboxes import Batch, Ended, Lost, Sandbox, SandboxError
 
 #: Report finished jobs at least this often while a chunk runs (seconds).
 REPORT_INTERVAL = 0.02
@@ -37,21 +45,20 @@ class ChunkRun:
         self.first = int(spec["first"])
         self.count = int(spec["count"])
         self.chunk = str(spec["chunk"])
-        options = dict(spec["options"])
-        options["os_env_vars"] = tuple(tuple(p) for p in options.get("os_env_vars", ()))
-        self.options = WireOptions(**options)
-        self.exit_after = False
+        self.key = str(spec.get("key") or keys.ANY_OWNER)
+        self.options = wire_options(spec["options"])
+        self.queue = str(spec.get("queue") or "c1")
 
-    def run(self) -> bool:
-        """Run the chunk's claimable jobs; True if this process must exit afterwards."""
+    def run(self) -> None:
+        """Run the chunk's claimable jobs."""
         try:
-            return self._run()
+            self._run()
         except BROKER_FAULTS as exc:
             # Redis stayed away past our patience: give the message back; jobs claimed by now
             # are handed on when their lease expires.
             raise Reject(f"the broker stayed unreachable: {exc}", requeue=True) from exc
 
-    def _run(self) -> bool:
+    def _run(self) -> None:
         context = self.context
         context.slot.begin_chunk(self.first)
         claimed = patiently(
@@ -59,68 +66,111 @@ class ChunkRun:
         )
         jids, restartable, payload, func_blob, refusal = claimed
         if not jids:
-            return False
+            return
         if refusal is not None:
             self._fail(jids, refusal)
-            return False
+            return
+        assert payload is not None and func_blob is not None
+        blobs = _rows(payload, self.count)
+        if blobs is None:
+            self._fail(jids, "Could not read the job's arguments: they are not a list of pickles")
+            return
+        context.watchdog.begin_chunk(jids)
         try:
-            func = context.function(self.spec["func"], func_blob)
-            blobs = serialization.loads(payload)
-        except Exception:
-            self._fail(jids, "Could not depickle the job:\n" + remote_traceback())
-            return False
-        context.watchdog.begin_chunk(self.chunk, jids, self.options)
-        try:
-            last = self._run_jobs(jids, func, blobs, report_each=not restartable)
+            self._run_jobs(jids, func_blob, blobs, signing.digest(payload), not restartable)
         finally:
             context.watchdog.end_chunk()
-        if self.exit_after and last != jids[-1]:
-            self._hand_on(last)
-        return self.exit_after
+            context.calls.end()
 
-    def _run_jobs(self, jids: list[int], func: Any, blobs: list[bytes], report_each: bool) -> int:
-        """Run the jobs in order; return the last one run. A job that must not run twice
-        (``report_each``: not restartable) has its outcome stored before the next one starts."""
-        watchdog, slot, redis = self.context.watchdog, self.context.slot, self.context.redis
-        pending: list[Outcome] = []
-        last_report = time.monotonic()
-        last = 0
-        for jid in jids:
-            if not watchdog.begin_job(jid):
-                continue
-            slot.started(jid)
-            try:
-                outcome = run_job(
-                    jid, func, blobs[jid - self.first], self.options, redis_output(redis, jid)
-                )
-            finally:
-                watchdog.end_job()
-            slot.finished(jid)
-            last = jid
-            pending.append(outcome)
-            if self.options.kill_process or outcome.status == JobStatus.KILLED.value:
-                self.exit_after = True
+    def _run_jobs(
+        self, jids: list[int], func_blob: bytes, blobs: list[bytes], digest: str, report_each: bool
+    ) -> None:
+        """Run the jobs in order, as few batches as can be: a job that must not run twice
+        (``report_each``: not restartable) has its outcome stored before the next one starts,
+        a ``_kill_process`` job gets a sandbox of its own."""
+        context = self.context
+        context.calls.begin(self.spec, digest)
+        keeper = context.keeper(self.queue)
+        waiting = [(jid, blobs[jid - self.first]) for jid in jids]
+        one_by_one = report_each or self.options.kill_process
+        reporter = _Reporter(self, report_each)
+        while waiting:
+            waiting = [(j, b) for j, b in waiting if j not in context.watchdog.killed]
+            if not waiting:
                 break
-            if report_each or time.monotonic() - last_report > REPORT_INTERVAL:
-                self._report(pending, final=False)
-                pending, last_report = [], time.monotonic()
-        self._report(pending, final=True)
-        return last
+            batch = self._batch(waiting[:1] if one_by_one else waiting, func_blob)
+            try:
+                sandbox = keeper.for_key(self.key)
+            except SandboxError as exc:
+                for jid, _ in waiting:
+                    reporter.done(jid, _ended(jid, JobStatus.ERROR, str(exc), time.time(), 0.0))
+                break
+            ended = self._run_batch(sandbox, batch, reporter)
+            waiting = [(j, b) for j, b in waiting if j not in reporter.seen]
+            if ended.retire or ended.lost is not None or self.options.kill_process:
+                keeper.retire(sandbox)
+            if ended.lost is not None and ended.lost.jid is not None:
+                waiting = self._after_loss(ended.lost, sandbox, waiting, reporter)
+        reporter.flush()
 
-    def _hand_on(self, last: int) -> None:
-        """This process retires after job ``last``: the chunk's later jobs, which never
-        started, go back to queued for a fresh process."""
-        why = f"its process retired after job {last}"
-        self._patient_script(
-            f"handing on chunk {self.chunk}",
-            "release",
-            self.chunk,
+    def _batch(self, jobs: list[tuple[int, bytes]], func_blob: bytes) -> Batch:
+        spec = self.spec
+        return Batch(
+            str(spec["func"]),
+            func_blob,
+            dict(spec["options"]),
+            jobs,
+            self.options.max_runtime,
+        )
+
+    def _run_batch(self, sandbox: Sandbox, batch: Batch, reporter: _Reporter) -> Ended:
+        context = self.context
+        context.watchdog.begin_batch(sandbox)
+        try:
+            return sandbox.run(batch, reporter.done, JobOutput(context.redis), context.calls)
+        finally:
+            context.watchdog.end_batch()
+
+    def _after_loss(
+        self,
+        lost: Lost,
+        sandbox: Sandbox,
+        waiting: list[tuple[int, bytes]],
+        reporter: _Reporter,
+    ) -> list[tuple[int, bytes]]:
+        """The sandbox died running job ``lost.jid``, the jobs before it in ``waiting`` having
+        ended unreported: each is charged a run (and stays waiting to run again when it may),
+        or ends killed or over its memory limit; returns what still waits."""
+        jids = [jid for jid, _ in waiting]
+        ran = jids[: jids.index(lost.jid) + 1] if lost.jid in jids else []
+        again: set[int] = set()
+        started, took = lost.started, time.time() - lost.started
+        for jid in ran:
+            running = jid == lost.jid
+            if running and lost.killed is not None:
+                reporter.done(jid, _ended(jid, JobStatus.KILLED, lost.killed, started, took))
+            elif running and lost.memory:
+                pool = sandbox.pool
+                text = f"{accounting.over_limit(jid, pool.name, pool.memory_per_child_mb)}: "
+                reporter.done(jid, _ended(jid, JobStatus.ERROR, text + lost.why, started, took))
+            elif self._charge_loss(jid, lost.why, running):
+                again.add(jid)
+        gone = set(ran) - again
+        return [(j, b) for j, b in waiting if j not in gone]
+
+    def _charge_loss(self, jid: int, why: str, running: bool) -> bool:
+        """Charge job ``jid`` a run for its lost sandbox; True if it is to run again (else it
+        has ended in Redis, naming the loss)."""
+        again = self._patient_script(
+            f"charging job {jid} for its lost sandbox",
+            "lost",
             self.context.owner,
-            last,
-            "finished",
+            jid,
             why,
             MAX_ATTEMPTS,
+            "1" if running else "0",
         )
+        return again == 1
 
     def _fail(self, jids: list[int], text: str) -> None:
         now = time.time()
@@ -129,10 +179,10 @@ class ChunkRun:
         )
 
     def _claim(self) -> tuple[list[int], bool, bytes | None, bytes | None, str | None]:
-        """Take the chunk's queued jobs; read its payload and check its signature (the claimed
+        """Take the chunk's queued jobs; read its payload and check its message (the claimed
         jobs must then fail if it does not hold)."""
         context = self.context
-        key = str(self.spec.get("key") or keys.ANY_OWNER)
+        spec = self.spec
         pipe = context.redis.pipeline(transaction=False)
         scripts.queue(
             pipe,
@@ -143,16 +193,25 @@ class ChunkRun:
             self.count,
             time.time() + LEASE_SECONDS,
             self.chunk,
-            key,
+            self.key,
         )
         pipe.get(keys.chunk(self.chunk))
-        pipe.get(keys.function(str(self.spec.get("func"))))
-        pipe.hmget(keys.api_key(key), "public", "active")
-        cron = self.spec.get("cron")
-        if cron is not None:  # a cron's run: it must still be registered
-            pipe.hget(keys.cron(key, str(cron)), "grant")
-        (claimed, restartable), payload, func_blob, key_state, *grant = pipe.execute()
-        refusal = verify.problem(self.spec, key_state, payload, func_blob, *grant)
+        pipe.get(keys.function(str(spec.get("func"))))
+        pipe.hmget(keys.api_key(self.key), "record", "sig")
+        cron = verify.root_cron(spec)
+        if cron is not None:
+            pipe.hmget(keys.cron(self.key, cron), "record", "sig")
+        parent = spec.get("parent")
+        if isinstance(parent, int):
+            pipe.hmget(keys.job(parent), "status", "owner")
+        replies = pipe.execute()
+        (claimed, restartable), payload, func_blob, key_record = replies[:4]
+        extra = iter(replies[4:])
+        cron_record = next(extra) if cron is not None else None
+        parent_state = next(extra) if isinstance(parent, int) else None
+        refusal = verify.problem(
+            spec, context.trust, key_record, payload, func_blob, cron_record, parent_state
+        )
         jids = [int(j) for j in claimed.split(b",")] if claimed else []
         return jids, restartable == b"1", payload, func_blob, refusal
 
@@ -162,7 +221,11 @@ class ChunkRun:
         args: list[Any] = []
         for o in outcomes:
             body = o.result if o.status == JobStatus.DONE.value else (o.exception or "")
-            args += [f"{o.jid} {o.status} {o.started!r} {o.runtime!r} {int(bool(o.profile))}", body]
+            header = f"{o.jid} {o.status} {o.started!r} {o.runtime!r} {int(bool(o.profile))}"
+            if o.usage is not None:
+                used = o.usage
+                header += f" {used.max_rss} {used.user!r} {used.system!r} {int(o.memory_exceeded)}"
+            args += [header, body]
             if o.profile:
                 args.append(o.profile)
         self._patient_script(
@@ -173,10 +236,50 @@ class ChunkRun:
             *args,
         )
 
-    def _patient_script(self, what: str, name: str, *args: Any) -> None:
+    def _patient_script(self, what: str, name: str, *args: Any) -> Any:
         """Run script ``name`` (now, then ``args``) through broker faults: what it reports
         exists only in this process."""
         redis = self.context.redis
-        patiently(
+        return patiently(
             redis, lambda: scripts.run(redis, name, time.time(), *args), what, REPORT_PATIENCE
         )
+
+
+def _rows(payload: bytes, count: int) -> list[bytes] | None:
+    """The chunk's per-job argument pickles, read as plain data (None if they are not)."""
+    try:
+        rows = serialization.plain_loads(payload)
+    except Exception:
+        return None
+    if not isinstance(rows, list) or len(rows) != count:
+        return None
+    return rows if all(isinstance(r, bytes) for r in rows) else None
+
+
+def _ended(jid: int, status: JobStatus, text: str, started: float, runtime: float) -> Outcome:
+    return Outcome(jid, status.value, None, text, started, runtime)
+
+
+class _Reporter:
+    """Outcomes on their way to Redis: stored in batches (at least every REPORT_INTERVAL), or
+    each at once for jobs that must not run twice."""
+
+    def __init__(self, run: ChunkRun, each: bool) -> None:
+        self._run = run
+        self._each = each
+        self._pending: list[Outcome] = []
+        self._last = time.monotonic()
+        #: jobs that ended (reported, or killed before they started)
+        self.seen: set[int] = set()
+
+    def done(self, jid: int, outcome: Outcome | None) -> None:
+        self.seen.add(jid)
+        if outcome is not None:
+            self._pending.append(outcome)
+        if self._each or time.monotonic() - self._last > REPORT_INTERVAL:
+            self._run._report(self._pending, final=False)
+            self._pending, self._last = [], time.monotonic()
+
+    def flush(self) -> None:
+        self._run._report(self._pending, final=True)
+        self._pending = []

@@ -23,6 +23,7 @@ from picloud.engines.cluster.engine import ClusterEngine
 from picloud.exceptions import CloudException, NoWorkerWarning
 from picloud.options import parse_options
 from workers.celery_app import app
+from workers.trust import trust
 
 log = logging.getLogger("picloud.cron")
 
@@ -34,7 +35,7 @@ LOCK_SECONDS = 3600
 
 #: Record the run on the cron's hash, unless the cron was deregistered meanwhile.
 _RECORD_RUN = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
+if redis.call('HEXISTS', KEYS[1], 'func') == 1 then
   redis.call('HSET', KEYS[1], 'last_run', ARGV[1], 'last_jid', ARGV[2])
 end
 """
@@ -57,11 +58,12 @@ def fire(url: str, api_key: str, label: str, minute: int | None = None) -> Fired
         cron_key = keys.cron(api_key, label)
         pipe = client.pipeline(transaction=False)
         pipe.hgetall(cron_key)
-        pipe.hget(keys.api_key(api_key), "active")
-        found, active = pipe.execute()
+        pipe.hmget(keys.api_key(api_key), "record", "sig")
+        found, key_record = pipe.execute()
         state = {k.decode(): v.decode() for k, v in found.items()}
-        if "grant" not in state or active != b"1":
-            why = "is not registered" if "grant" not in state else "has a deactivated API key"
+        _, refusal = trust().api_key(api_key, *key_record)
+        if "func" not in state or refusal is not None:
+            why = "is not registered" if "func" not in state else f"is refused: {refusal}"
             log.warning("cron %r of API key %s %s: not fired", label, api_key, why)
             return None
         lock = keys.cron_firing(api_key, label, minute) if minute is not None else None

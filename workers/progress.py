@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import mmap
 import os
-import struct
 import tempfile
 import time
 from typing import NamedTuple
 
-_LAYOUT = struct.Struct("<qqb")  # chunk's first jid, last started jid, state
-IDLE, RUNNING, FINISHED = 0, 1, 2
+from picloud.sandbox.slot import FINISHED, IDLE, RUNNING
+from picloud.sandbox.slot import LAYOUT as _LAYOUT
 
 
 def slot_dir() -> str:
@@ -38,17 +37,18 @@ class Progress(NamedTuple):
 
 
 class Slot:
-    """This process's slot (made fresh for its pid)."""
+    """This process's slot (made fresh for its pid). Its sandboxes get ``descriptor`` and
+    write the job they run into it themselves (picloud.sandbox.serve)."""
 
     def __init__(self) -> None:
         os.makedirs(slot_dir(), mode=0o700, exist_ok=True)
-        descriptor = os.open(slot_path(os.getpid()), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.ftruncate(descriptor, _LAYOUT.size)
-            self._map = mmap.mmap(descriptor, _LAYOUT.size)
-        finally:
-            os.close(descriptor)
+        self.descriptor = os.open(
+            slot_path(os.getpid()), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600
+        )
+        os.ftruncate(self.descriptor, _LAYOUT.size)
+        self._map = mmap.mmap(self.descriptor, _LAYOUT.size)
         self.first = 0
+        self.pid = os.getpid()
 
     def begin_chunk(self, first: int) -> None:
         self.first = first
@@ -59,6 +59,22 @@ class Slot:
 
     def finished(self, jid: int) -> None:
         _LAYOUT.pack_into(self._map, 0, self.first, jid, FINISHED)
+
+    def now(self) -> tuple[int, int]:
+        """(last started jid, state) as written last, by this process or its sandbox."""
+        _, last, state = _LAYOUT.unpack_from(self._map, 0)
+        return last, state
+
+
+_own: Slot | None = None
+
+
+def own_slot() -> Slot:
+    """This process's slot (made anew in a process forked since)."""
+    global _own
+    if _own is None or _own.pid != os.getpid():
+        _own = Slot()
+    return _own
 
 
 def read(pid: int) -> Progress | None:

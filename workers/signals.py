@@ -1,27 +1,51 @@
-"""Celery signal handlers: start the reaper with each worker; pool processes die with it."""
+"""Celery signal handlers: the reaper and the trust listener start with each worker; pool
+processes die with it, hide their memory, and start their first sandboxes at once."""
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import signal
 from typing import Any
 
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery import current_app
+from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
 
+from picloud import broker, keys
+from workers import cgroups, sandboxes
+from workers.context import undumpable
+from workers.listener import Listener
+from workers.pools import pool_for_queue
 from workers.reaper import Reaper
+from workers.trust import NO_AUTHORITY, trust
 
+log = logging.getLogger("picloud.worker")
 _reaper: Reaper | None = None
 _PR_SET_PDEATHSIG = 1
 
 
+@worker_init.connect
+def guard_main_process(**_: Any) -> None:
+    """The main process holds the broker's URL too: hide its memory from sandboxes. Choose
+    cgroups or rlimits for the sandboxes before the pool forks."""
+    undumpable()
+    cgroups.prepare()
+    if not trust().public_key:
+        log.error("picloud: %s: every job will be refused", NO_AUTHORITY)
+
+
 @worker_process_init.connect
-def die_with_worker(**_: Any) -> None:
+def prepare_pool_process(**_: Any) -> None:
     """A pool process outliving its main process would run on without a lease, so a job could
-    be handed on while it still runs: the kernel SIGKILLs it when its parent dies."""
+    be handed on while it still runs: the kernel SIGKILLs it when its parent dies. Its first
+    sandboxes start now, so the first job does not wait for one."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: nothing to do
         pass
+    undumpable()
+    for queue in sorted(current_app.amqp.queues.consume_from or ["c1"])[:1]:
+        sandboxes.keeper_for(pool_for_queue(queue))
 
 
 @worker_ready.connect
@@ -30,6 +54,8 @@ def start_reaper(sender: Any = None, **_: Any) -> None:
     queues = sorted(sender.app.amqp.queues.consume_from or ["c1"])
     _reaper = Reaper(queues, sender.hostname)
     _reaper.start()
+    # processes forked from now on start knowing the newest trust records
+    Listener(broker.client(broker.broker_url()), {keys.TRUST_CHANNEL: trust().learn})
 
 
 @worker_shutdown.connect

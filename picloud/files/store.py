@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Protocol
 
-from picloud import config
+from picloud import broker, config, runtime
 from picloud.config import Settings
 from picloud.files.names import check_api_key
 from picloud.files.streams import Readable
@@ -64,14 +64,25 @@ class Store(Protocol):
 
 
 def current_store() -> Store:
-    """The store for the settings in force (built on first use in this process, then reused)."""
-    return _build(os.getpid(), config.current(), config.getconfigpath())
+    """The store for the settings in force (built on first use in this process, then reused);
+    the key is the one jobs are signed with (the local fleet's when none is set). Inside a
+    job's sandbox: the job's key's files, through its supervisor."""
+    if runtime.supervisor is not None:
+        from picloud.files.relayed import RelayedStore
+
+        return RelayedStore(runtime.supervisor)
+    return store_of(broker.credentials(config.current())[0])
+
+
+def store_of(api_key: str) -> Store:
+    """The store of ``api_key``'s files, as this process's settings place them."""
+    return _build(os.getpid(), config.current(), config.getconfigpath(), api_key)
 
 
 @functools.lru_cache(maxsize=8)
-def _build(pid: int, settings: Settings, home: str) -> Store:
+def _build(pid: int, settings: Settings, home: str, api_key: str) -> Store:
     """A store per process (a forked worker must not share the parent's connections)."""
-    api_key = check_api_key(settings.api_key)
+    api_key = check_api_key(api_key)
     if settings.s3_endpoint:
         from picloud.files.s3 import S3Store
 

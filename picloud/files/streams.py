@@ -38,9 +38,9 @@ class HashingReader:
             data = bytes(self._prefix[:take])
             self._prefix = self._prefix[take:]
             if size < 0:
-                data += _as_bytes(self._source.read())
+                data += as_bytes(self._source.read())
         else:
-            data = _as_bytes(self._source.read(size))
+            data = as_bytes(self._source.read(size))
         self._md5.update(data)
         self.size += len(data)
         return data
@@ -50,7 +50,8 @@ class HashingReader:
         return self._md5.hexdigest()
 
 
-def _as_bytes(data: bytes | str) -> bytes:
+def as_bytes(data: bytes | str) -> bytes:
+    """``data`` as bytes (text as UTF-8); TypeError for anything else."""
     if isinstance(data, str):
         return data.encode("utf-8")
     if not isinstance(data, bytes | bytearray | memoryview):
@@ -62,7 +63,7 @@ def read_upto(source: Readable, size: int) -> bytes:
     """Read ``size`` bytes, or fewer only at the end of ``source``."""
     parts, left = [], size
     while left > 0:
-        data = _as_bytes(source.read(left))
+        data = as_bytes(source.read(left))
         if not data:
             break
         parts.append(data)
@@ -72,7 +73,7 @@ def read_upto(source: Readable, size: int) -> bytes:
 
 def chunks(source: Readable, size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """The bytes of ``source`` in chunks of at most ``size``."""
-    while data := _as_bytes(source.read(size)):
+    while data := as_bytes(source.read(size)):
         yield data
 
 

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING
 from honcho.environ import parse_procfile
 
 from picloud import broker, config
+from picloud.authority import Authority
 from picloud.exceptions import CloudException
-from picloud.fleet.redis_server import RedisServer, find_or_start
+from picloud.fleet.redis_server import RedisServer, find_or_start, needs_no_password
 from picloud.fleet.supervisor import Supervisor
 from workers.pools import POOLS
 
@@ -49,9 +50,11 @@ def refuse_second_fleet() -> None:
         raise CloudException(f"a local fleet already runs (pid {owner}, {path})")
 
 
-def write_fleet_file(url: str, port: int, api_key: str, api_secretkey: str) -> None:
+def write_fleet_file(
+    url: str, port: int, api_key: str, api_secretkey: str, fleet_public_key: str
+) -> None:
     """Write fleet.json atomically (mode 0600: it holds the local key's secret):
-    {"broker_url", "server_url", "api_key", "api_secretkey", "pid"}."""
+    {"broker_url", "server_url", "api_key", "api_secretkey", "fleet_public_key", "pid"}."""
     path = broker.fleet_file()
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = f"{path}.{os.getpid()}.tmp"
@@ -60,6 +63,7 @@ def write_fleet_file(url: str, port: int, api_key: str, api_secretkey: str) -> N
         "server_url": f"http://127.0.0.1:{port}/",
         "api_key": api_key,
         "api_secretkey": api_secretkey,
+        "fleet_public_key": fleet_public_key,
     }
     descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
@@ -122,7 +126,9 @@ def _shown(path: str) -> str:
     return path if relative.startswith("..") else relative
 
 
-def banner(server: RedisServer, processes: dict[str, str], port: int, first: FirstRun) -> str:
+def banner(
+    server: RedisServer, processes: dict[str, str], port: int, first: FirstRun, authority: str
+) -> str:
     """What ``make run`` prints before the processes' logs."""
     cores = os.cpu_count() or 1
     rows = []
@@ -138,6 +144,14 @@ def banner(server: RedisServer, processes: dict[str, str], port: int, first: Fir
     others = [name for name in processes if name not in POOLS]
     python = _shown(sys.executable)
     celery = _shown(os.path.join(os.path.dirname(sys.executable), "celery"))
+    exposed = (
+        [
+            "  WARNING this Redis needs no password: jobs (and anything that can reach it) could "
+            "read and write the broker; use the embedded one or set a password"
+        ]
+        if needs_no_password(server.url)
+        else []
+    )
     login = (
         f"{first.admin_user} / {first.admin_password}  (made now; shown only this once)"
         if first.admin_password
@@ -147,12 +161,14 @@ def banner(server: RedisServer, processes: dict[str, str], port: int, first: Fir
         [
             "picloud local fleet",
             f"  broker  {broker.redact(server.url)}  ({server.origin})",
+            *exposed,
             *(f"  {'pools' if i == 0 else '':<6}  {line}" for i, line in enumerate(pools)),
             f"  also    {', '.join(others)}  (see the Procfile)",
             f"  web UI  http://127.0.0.1:{port}/admin/  (dashboard: /dashboard/)",
             f"  login   {login}",
             f"  key     api_key {first.api_key}  (this machine's local key)",
             f"  fleet   {broker.fleet_file()}  (how `import cloud` finds this fleet and its key)",
+            f"  authority  {authority}  (workers on other hosts: PICLOUD_FLEET_PUBLIC_KEY)",
             f"try it from another terminal (in {REPO}):",
             f'  {python} -c "import cloud; print(cloud.result(cloud.call(lambda: 3*3)))"',
             f"  {celery} -A workers inspect active",
@@ -161,10 +177,11 @@ def banner(server: RedisServer, processes: dict[str, str], port: int, first: Fir
     )
 
 
-def process_env(url: str, port: int) -> dict[str, str]:
-    """The processes' environment: this venv first on PATH, the repo importable, the broker
-    and the web UI's port set."""
+def process_env(url: str, port: int, authority: str) -> dict[str, str]:
+    """The processes' environment: this venv first on PATH, the repo importable, the broker,
+    the web UI's port and the fleet authority's public key set."""
     env = dict(os.environ, PICLOUD_BROKER_URL=url, PICLOUD_WEB_PORT=str(port))
+    env["PICLOUD_FLEET_PUBLIC_KEY"] = authority
     env["PATH"] = os.pathsep.join(filter(None, [os.path.dirname(sys.executable), env.get("PATH")]))
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     return env
@@ -182,11 +199,13 @@ def main() -> int:
         refuse_second_fleet()
         port = web_port()
         server = find_or_start()
+        authority = Authority.load_or_create().public_key  # made once, kept in PICLOUD_HOME
         first = prepare_web_ui(server.url)
-        write_fleet_file(server.url, port, first.api_key, first.api_secretkey)
-        print(banner(server, processes, port, first), flush=True)
+        write_fleet_file(server.url, port, first.api_key, first.api_secretkey, authority)
+        print(banner(server, processes, port, first, authority), flush=True)
         # until SIGINT or SIGTERM, restarting any process that exits; then stops them all
-        Supervisor(processes, env=process_env(server.url, port), cwd=REPO).run()
+        env = process_env(server.url, port, authority)
+        Supervisor(processes, env=env, cwd=REPO).run()
         print("picloud local fleet stopped", flush=True)
         return 0
     except CloudException as exc:

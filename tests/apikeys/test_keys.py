@@ -12,14 +12,16 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from picloud import keys, signing
-from webui.apikeys import issuing, mirror
+from tests.services import picloud_env, signed_record
+from webui.apikeys import issuing, mirror, resign
 from webui.apikeys.models import ApiKey
 
 pytestmark = pytest.mark.django_db
 
 
-def _mirrored(broker, key: str) -> dict[bytes, bytes]:
-    return broker.hgetall(keys.api_key(key))
+def _mirrored(broker, key: str) -> dict:
+    """What workers are told of ``key``: the record the fleet authority signed."""
+    return signed_record(broker, keys.api_key(key)) or {}
 
 
 def _stored_text(api_key: ApiKey) -> str:
@@ -33,10 +35,8 @@ def test_issued_key_stores_only_a_hash_and_the_public_key(broker):
     assert api_key.secret_hash.startswith("pbkdf2_sha256$")
     assert check_password(secret, api_key.secret_hash)
     assert api_key.public_key == signing.public_key(secret)
-    assert _mirrored(broker, api_key.key) == {
-        b"public": api_key.public_key.encode(),
-        b"active": b"1",
-    }
+    mirrored = _mirrored(broker, api_key.key)
+    assert mirrored["public"] == api_key.public_key and mirrored["active"] is True
 
 
 def test_authenticate_needs_the_right_secret_and_an_active_key(broker):
@@ -47,7 +47,7 @@ def test_authenticate_needs_the_right_secret_and_an_active_key(broker):
     api_key.active = False
     api_key.save()
     assert issuing.authenticate(api_key.key, secret) is None
-    assert _mirrored(broker, api_key.key)[b"active"] == b"0"
+    assert _mirrored(broker, api_key.key)["active"] is False
 
 
 def test_a_chosen_key_id_that_exists_is_refused(broker):
@@ -60,10 +60,10 @@ def test_deleting_a_key_withdraws_it_and_publish_all_restores_the_rest(broker):
     kept, _ = issuing.issue_key()
     gone, _ = issuing.issue_key()
     gone.delete()
-    assert _mirrored(broker, gone.key) == {}
+    assert _mirrored(broker, gone.key)["public"] is None  # a signed tombstone
     broker.flushall()  # a Redis that restarted empty
     assert mirror.publish_all() == 1
-    assert _mirrored(broker, kept.key)[b"public"] == kept.public_key.encode()
+    assert _mirrored(broker, kept.key)["public"] == kept.public_key
 
 
 def test_createapikey_prints_the_secret_once(broker, capsys, django_user_model):
@@ -106,10 +106,10 @@ def test_admin_actions_activate_and_deactivate(broker, admin_client):
     response = admin_client.post(url, {"action": "deactivate", **selected}, follow=True)
     assert "Deactivated 2 API key(s)" in response.content.decode()
     assert not ApiKey.objects.filter(active=True).exists()
-    assert _mirrored(broker, one.key)[b"active"] == b"0"
+    assert _mirrored(broker, one.key)["active"] is False
     admin_client.post(url, {"action": "activate", "_selected_action": [one.pk]})
-    assert _mirrored(broker, one.key)[b"active"] == b"1"
-    assert _mirrored(broker, two.key)[b"active"] == b"0"
+    assert _mirrored(broker, one.key)["active"] is True
+    assert _mirrored(broker, two.key)["active"] is False
 
 
 def test_admin_list_filters_and_searches(broker, admin_client, django_user_model):
@@ -120,3 +120,24 @@ def test_admin_list_filters_and_searches(broker, admin_client, django_user_model
     assert "1111111" not in admin_client.get(url, {"active__exact": "0"}).content.decode()
     found = admin_client.get(url, {"q": "grace"}).content.decode()
     assert "1111111" in found and "2222222" not in found
+
+
+def test_records_are_signed_anew_before_they_expire(broker):
+    api_key, _ = issuing.issue_key()
+    first = _mirrored(broker, api_key.key)
+    keys_signed, _ = resign.resign_all()
+    again = _mirrored(broker, api_key.key)
+    assert keys_signed >= 1 and again["at"] > first["at"] and again["expires"] > first["expires"]
+    assert again["public"] == first["public"] and again["active"] is True
+
+
+def test_fleetkey_makes_the_authority_once_and_prints_its_public_key(tmp_path, capsys):
+    path = tmp_path / "authority.key"
+    with picloud_env(fleet_authority_file=str(path)):
+        call_command("fleetkey", "--quiet")
+        first = capsys.readouterr().out.strip()
+        call_command("fleetkey")
+        again = capsys.readouterr().out
+    assert re.fullmatch(r"[0-9a-f]{64}", first)
+    assert f"PICLOUD_FLEET_PUBLIC_KEY={first}" in again
+    assert path.stat().st_mode & 0o777 == 0o600

@@ -59,7 +59,9 @@ def problems() -> list[str]:
 def page(monkeypatch: pytest.MonkeyPatch, problems: list[str]) -> Iterator[Page]:
     """A Chromium page; fails (never skips) when Debian's chromium is not installed."""
     if not CHROMIUM.exists():
-        pytest.fail(f"no Chromium at {CHROMIUM}: apt-get install -y chromium (make test does, as root)")
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: apt-get install -y chromium (make test does, as root)"
+        )
     # Playwright's sync API keeps an event loop running; the ORM calls in between are sync
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     SCREENSHOT.parent.mkdir(exist_ok=True)

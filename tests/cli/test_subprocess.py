@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import redis
 
-from picloud import keyring
+from picloud import broker
 from picloud.config import Settings
 from tests import jobfuncs as jf
-from tests.services import REPO, TEST_API_KEY, TEST_SECRET
+from tests.services import REPO, TEST_API_KEY, TEST_SECRET, register_key
 
 PICLOUD = Path(sys.executable).parent / "picloud"
 
@@ -60,7 +60,7 @@ def run_picloud(cluster, tmp_path) -> RunPicloud:
     """``run_picloud('status', '5')``: the script in a process of its own, on the cluster, with
     the tests' API key (registered there); ``env={'broker_url': None}`` changes its settings."""
     client = redis.Redis.from_url(cluster.url)
-    keyring.publish_secret(client, TEST_API_KEY, TEST_SECRET)
+    register_key(client)
     client.close()
     on_cluster = dict(broker_url=cluster.url, api_key=TEST_API_KEY, api_secretkey=TEST_SECRET)
 
@@ -174,7 +174,7 @@ def test_setup_writes_cloudconf_that_the_next_command_uses(cluster, run_picloud,
         f"wrote {path}\n"
         f"  api_key: {TEST_API_KEY}\n"
         "  server_url: http://web.example:8000\n"
-        f"  broker_url: {cluster.url}\n"
+        f"  broker_url: {broker.redact(cluster.url)}\n"
     )
     settings = Settings.load(environ={}, config_dir=str(tmp_path))
     assert (settings.api_key, settings.api_secretkey) == (TEST_API_KEY, TEST_SECRET)

@@ -72,11 +72,11 @@ def test_run_now_and_delete_in_the_admin(admin_client, user, jobs, fleet):
     admin_client.post(delete, {"post": "yes"}, follow=True)
     assert cron.list() == []
     assert not PeriodicTask.objects.filter(pk=found.periodic_task_id).exists()
-    assert not fleet.exists(keys.cron(user.key, "by-hand"))
+    assert not fleet.hexists(keys.cron(user.key, "by-hand"), "func")
 
 
 def test_deleting_the_beat_entry_deregisters_the_cron(user, fleet):
     cron.register(jf.identity, "via-beat", "* * * * *")
     Cron.objects.get(label="via-beat").periodic_task.delete()
     assert cron.list() == []
-    assert not fleet.exists(keys.cron(user.key, "via-beat"))
+    assert not fleet.hexists(keys.cron(user.key, "via-beat"), "func")

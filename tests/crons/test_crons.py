@@ -70,7 +70,7 @@ def test_register_list_info_run_and_deregister(user, jobs, fleet):
     assert cron.deregister("hello") is None
     assert cron.list() == []
     assert not PeriodicTask.objects.filter(name__contains="hello").exists()
-    assert not fleet.exists(keys.cron(user.key, "hello"))
+    assert not fleet.hexists(keys.cron(user.key, "hello"), "func")
 
 
 def test_a_failing_run_is_an_ordinary_failed_job(user, jobs):

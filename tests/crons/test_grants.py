@@ -14,6 +14,7 @@ from picloud import cron, keyring, keys, signing
 from picloud.exceptions import CloudException, NoWorkerWarning
 from tests import jobfuncs as jf
 from tests.crons.conftest import CreatesFile, absent, release, store_function
+from tests.services import TEST_AUTHORITY, signed_record
 from workers.cron_task import fire
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -112,8 +113,8 @@ def test_a_run_queued_before_re_registering_with_another_function_runs_nothing(
 def test_a_deactivated_key_s_queued_run_runs_nothing(user, jobs, fleet, cluster, tmp_path):
     marker = str(tmp_path / "marker")
     jid = _held_run("inactive", marker)
-    public = fleet.hget(keys.api_key(user.key), "public").decode()
-    keyring.publish(fleet, user.key, public, active=False)
+    public = signed_record(fleet, keys.api_key(user.key))["public"]
+    keyring.publish(fleet, TEST_AUTHORITY, user.key, public, active=False)
     release(fleet)
     assert f"API key '{user.key}' is deactivated" in _error_of(jobs, jid)
     assert absent(marker)

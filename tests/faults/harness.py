@@ -80,6 +80,11 @@ class FaultCluster:
                 pass
         return pids
 
+    def job_pids(self, workers: Sequence[Worker] | None = None) -> list[int]:
+        """pids of the processes jobs of ``workers`` run in: their sandboxes, children of
+        their pool processes."""
+        return [child for pid in self.pool_pids(workers) for child in _children(pid)]
+
     def log_count(self, text: str) -> int:
         """How many lines of the workers' logs contain ``text``."""
         return sum(line.count(text) for w in self.workers for line in w.log().splitlines())
@@ -172,27 +177,43 @@ def repeating(action: Callable[[], bool], interval: float, limit: int) -> Iterat
 
 
 class ChildKiller:
-    """SIGKILLs a random pool process of a cluster; remembers whom and when."""
+    """SIGKILLs a random pool process of a cluster (its sandboxes, where its jobs run, die
+    with it); remembers whom and when. ``sandboxes=True``: a random sandbox instead, the
+    process a job runs in (its pool process lives on)."""
 
-    def __init__(self, cluster: FaultCluster) -> None:
+    def __init__(self, cluster: FaultCluster, sandboxes: bool = False) -> None:
         self.cluster = cluster
+        self.sandboxes = sandboxes
         self.killed: list[tuple[int, float]] = []
+        self._dead: set[int] = set()
 
     def __call__(self) -> bool:
-        pids = self.cluster.pool_pids()
-        if not pids:
+        pools = self.cluster.pool_pids()
+        trees = {pid: _children(pid) for pid in pools}
+        if self.sandboxes:
+            trees = {child: [] for children in trees.values() for child in children}
+        if not trees:
             return False
-        pid = random.choice(pids)
+        pid = random.choice(list(trees))
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             return False
         self.killed.append((pid, time.time()))
+        self._dead.update([pid, *trees[pid]])
         return True
 
     @property
     def pids(self) -> set[int]:
-        return {pid for pid, _ in self.killed}
+        """Every process killed: the pool processes and the sandboxes that died with them."""
+        return set(self._dead)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [p.pid for p in psutil.Process(pid).children()]
+    except psutil.NoSuchProcess:
+        return []
 
 
 class ClientCutter:

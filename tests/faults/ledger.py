@@ -38,6 +38,10 @@ class Ledger:
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
+        for name in (STARTS, ENDS):  # jobs of every sandbox uid append to them
+            path = directory / name
+            path.touch()
+            path.chmod(0o666)
 
     def starts(self) -> list[Record]:
         return read(self.directory / STARTS)

@@ -1,11 +1,14 @@
-"""Faults of pool processes: children SIGKILLed from outside (R1, R2), a job that SIGKILLs its
-own process (R4), ``_kill_process`` jobs in a map (R12)."""
+"""Faults of pool processes: children SIGKILLed from outside (R1, R2) — a pool process (the
+supervisor, whose sandboxes die with it) or only the sandbox a job runs in — a job that
+SIGKILLs its own process (R4), ``_kill_process`` jobs in a map (R12)."""
 
 from __future__ import annotations
 
 import re
 import time
 from typing import Any
+
+import pytest
 
 from tests.faults import jobs
 from tests.faults.figures import Figures
@@ -15,15 +18,21 @@ from tests.faults.harness import ChildKiller, FaultCluster, repeating, settle
 SIGKILL_TEXT = re.compile(r"signal 9|SIGKILL")
 
 
+#: What the killer SIGKILLs: a pool process (with its sandboxes), or only a sandbox.
+TARGETS = ["pool", "sandbox"]
+
+
 def _map_under_kills(
-    cluster: FaultCluster, n: int, kills: int, figures: Figures, **options: Any
+    cluster: FaultCluster, n: int, kills: int, figures: Figures, target: str, **options: Any
 ) -> tuple[range, dict[int, str], ChildKiller]:
-    """Map ``n`` 20 ms jobs while a random pool process is SIGKILLed every 0.5 s (at most
-    ``kills`` times, until every job ended); fills the common figures."""
+    """Map ``n`` 20 ms jobs while a random pool process (or sandbox) is SIGKILLed every 0.5 s
+    (at most ``kills`` times, until every job ended); fills the common figures."""
+    if target == "sandbox":
+        figures.scenario = figures.scenario.replace("child", "sandbox")
     cloud = cluster.cloud()
     started = time.monotonic()
     jids = cloud.map(jobs.work, [cluster.jobdir] * n, range(n), **options)
-    killer = ChildKiller(cluster)
+    killer = ChildKiller(cluster, sandboxes=target == "sandbox")
     with repeating(killer, 0.5, kills):
         found = settle(cloud, jids, timeout=60 + n / 10)
     figures.count(cluster.ledger.executions(jids), found)
@@ -31,12 +40,13 @@ def _map_under_kills(
     return jids, found, killer
 
 
-def test_r1_restartable_jobs_survive_pool_child_kills(make_cluster, figures, full):
+@pytest.mark.parametrize("target", TARGETS)
+def test_r1_restartable_jobs_survive_pool_child_kills(make_cluster, figures, full, target):
     """0 lost, every result right, re-runs <= kills, nothing left processing."""
     figures.scenario = "restartable 20 ms map, child SIGKILL / 0.5 s"
     n, kills = (1000, 40) if full else (200, 6)
     cluster = make_cluster(*((2, 2) if full else (2,)))
-    jids, found, killer = _map_under_kills(cluster, n, kills, figures)
+    jids, found, killer = _map_under_kills(cluster, n, kills, figures, target)
     values = [] if figures.lost else cluster.cloud().result(jids, timeout=30, ignore_errors=True)
     wrong = sum(value != x * x for x, value in enumerate(values)) if values else n
     figures.notes["wrong_results"] = wrong
@@ -45,13 +55,14 @@ def test_r1_restartable_jobs_survive_pool_child_kills(make_cluster, figures, ful
     assert figures.reruns <= len(killer.killed)
 
 
-def test_r2_unrestartable_jobs_fail_only_when_killed_running(make_cluster, figures, full):
+@pytest.mark.parametrize("target", TARGETS)
+def test_r2_unrestartable_jobs_fail_only_when_killed_running(make_cluster, figures, full, target):
     """Only jobs that were running in a killed process end ``error`` (naming SIGKILL); every
     other job runs once and ends done; no job runs twice or stays stuck."""
     figures.scenario = "_restartable=False map, child SIGKILL / 0.5 s"
     n, kills = (1000, 40) if full else (200, 6)
     cluster = make_cluster(*((2, 2) if full else (2,)))
-    jids, found, killer = _map_under_kills(cluster, n, kills, figures, _restartable=False)
+    jids, found, killer = _map_under_kills(cluster, n, kills, figures, target, _restartable=False)
     runs = cluster.ledger.executions(jids)
     ended = {r.jid for r in cluster.ledger.ends()}
     interrupted = cluster.ledger.interrupted(killer.pids)

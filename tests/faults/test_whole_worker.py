@@ -44,10 +44,10 @@ def test_r3_dead_workers_running_jobs_are_handed_on(make_cluster, figures, full)
 
     def victim_busy() -> bool:
         started = len(cluster.ledger.starts()) >= n // 5
-        return started and bool(cluster.ledger.interrupted(cluster.pool_pids([victim])))
+        return started and bool(cluster.ledger.interrupted(cluster.job_pids([victim])))
 
     assert wait_for(victim_busy, 30), "the worker to kill never ran a job"
-    pids = cluster.pool_pids([victim])
+    pids = cluster.job_pids([victim])
     victim.kill()
     killed_at = time.time()
     running = cluster.ledger.interrupted(pids)

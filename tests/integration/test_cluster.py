@@ -171,3 +171,11 @@ def test_stdout_is_readable_while_the_job_runs(client, gates):
     assert client.status(jid) == "processing"
     gate.open()
     client.join(jid, timeout=30)
+
+
+def test_a_submission_after_redis_lost_its_scripts_is_queued(client, cluster):
+    cluster_client = redis.Redis.from_url(cluster.url)
+    client.status(client.call(jf.square, 1))  # connected, scripts loaded
+    cluster_client.script_flush()  # as a Redis restarted from its AOF has none
+    cluster_client.close()
+    assert client.result(client.call(jf.square, 6), timeout=30) == 36

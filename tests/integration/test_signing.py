@@ -18,7 +18,7 @@ from picloud.client import Cloud
 from picloud.engines.cluster.messages import MAX_PRIORITY, list_key, task_message
 from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
 from tests import jobfuncs as jf
-from tests.services import TEST_API_KEY, keyed_engine
+from tests.services import TEST_API_KEY, TEST_AUTHORITY, keyed_engine, register_key, signed_record
 
 #: A queue no worker serves: submitted jobs wait there until a test moves their message.
 HELD = "c1.held"
@@ -144,27 +144,21 @@ def test_a_signed_message_replayed_for_another_job_runs_nothing(client, broker, 
     assert not os.path.exists(ran) and client.status(jid) == "done"
 
 
-def test_a_deactivated_or_unknown_key_runs_nothing(client, broker, tmp_path):
+def test_a_deactivated_or_unknown_key_runs_nothing(client, broker, cluster, tmp_path):
     ran = str(tmp_path / "ran")
     jid = _held_job(client, ran, "x")
-    keyring.publish(
-        broker,
-        TEST_API_KEY,
-        broker.hget(keys.api_key(TEST_API_KEY), "public").decode(),
-        active=False,
-    )
+    public = signed_record(broker, keys.api_key(TEST_API_KEY))["public"]
+    keyring.publish(broker, TEST_AUTHORITY, TEST_API_KEY, public, active=False)
     try:
         _release(broker)
         assert f"API key '{TEST_API_KEY}' is deactivated" in _error_of(client, jid)
     finally:
-        keyring.publish_secret(broker, TEST_API_KEY, "0123456789abcdef0123456789abcdef01234567")
-    stranger = Cloud(
-        keyed_engine(client.connection_info()["broker_url"], "4242", "s" * 40), lambda: "cluster"
-    )
+        register_key(broker)
+    stranger = Cloud(keyed_engine(cluster.url, "4242", "s" * 40), lambda: "cluster")
     try:
         with pytest.warns(NoWorkerWarning):
             other = stranger.call(jf.touch_then_return, ran, "y", _env="held")
-        keyring.withdraw(broker, "4242")
+        keyring.withdraw(broker, TEST_AUTHORITY, "4242")
         _release(broker)
         assert "API key '4242' is not known" in _error_of(stranger, other)
     finally:

@@ -159,6 +159,11 @@ DOCUMENTED_DEFAULTS = {
     "use_gzip": True,
     "http_close": False,
     "proxy_server": "",
+    "automatic_dependency_transfer": True,
+    "fleet_public_key": "",
+    "fleet_authority_file": "",
+    "sandbox_uid": 600000,
+    "sandbox_uids": 2000,
     # ours
     "server_url": "",
     "broker_url": "",

@@ -4,44 +4,23 @@ JSON-encodes them (``json``) or returns the bytes as they are (``raw``)."""
 
 from __future__ import annotations
 
-import io
 import json
-import pickle
 from typing import Any
 
 from django.http import HttpResponse
 
+from picloud import serialization
 from webui.api.responses import ApiError
 
-#: The only classes a result may name: plain data pickle has no opcode of its own for.
-_ALLOWED = {("builtins", n) for n in ("bytearray", "set", "frozenset", "complex")}
 #: 422: the job is done but its result cannot take the requested encoding.
 UNENCODABLE = 422
-
-
-class _Refused(Exception):
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-
-class _PlainUnpickler(pickle.Unpickler):
-    """Builds str, bytes, numbers, None, bools, lists, tuples, dicts, sets; nothing else."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in _ALLOWED:
-            return super().find_class(module, name)
-        raise _Refused(f"{module}.{name}")
-
-    def persistent_load(self, pid: Any) -> Any:
-        raise _Refused("a persistent reference")
 
 
 def plain_value(jid: int, blob: bytes, encoding: str) -> Any:
     """The result as plain data; 422 naming the type when it is anything else."""
     try:
-        return _PlainUnpickler(io.BytesIO(blob)).load()
-    except _Refused as refused:
+        return serialization.plain_loads(blob)
+    except serialization.NotPlainData as refused:
         raise ApiError(
             UNENCODABLE,
             f"job {jid}'s result holds a {refused.name}, which the {encoding!r} output "

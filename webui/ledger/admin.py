@@ -62,7 +62,10 @@ class JobAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("jid", "status", "label", "function", "pool", "priority", "owner")}),
         ("Run", {"fields": ("created", "started", "finished", "runtime", "attempts", "worker")}),
-        ("Live from Redis", {"fields": ("live_status", "stdout", "stderr", "traceback")}),
+        (
+            "Live from Redis",
+            {"fields": ("live_status", "resources", "stdout", "stderr", "traceback")},
+        ),
         ("As recorded", {"fields": ("error", "updated")}),
     )
 
@@ -104,6 +107,10 @@ class JobAdmin(admin.ModelAdmin):
     def live_status(self, job: Job) -> str:
         found = live.read(job)
         return found.status or found.problem
+
+    @admin.display(description="resources used")
+    def resources(self, job: Job) -> str:
+        return live.read(job).usage() or "not measured yet (it has not finished)"
 
     @admin.display(description="stdout")
     def stdout(self, job: Job) -> str:

@@ -1,4 +1,5 @@
-"""A job's live state in Redis for its admin page: status, stdout, stderr, traceback."""
+"""A job's live state in Redis for its admin page: status, stdout, stderr, traceback, and what
+it used (peak memory, CPU time) as its worker measured it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from picloud.engines.cluster.info import read_info
 from picloud.exceptions import CloudException, NoSuchJobError
 
 #: The ``info`` fields the page shows.
-FIELDS = ("status", "stdout", "stderr", "exception")
+FIELDS = ("status", "stdout", "stderr", "exception", "memory", "cputime", "cpu_percentage")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,20 @@ class Live:
     def text(self, name: str, empty: str) -> str:
         """Field ``name`` as text; ``empty`` when the job has none; the problem if any."""
         return self.problem or self.values.get(name) or empty
+
+    def usage(self) -> str:
+        """What the job used, in words ('' until it finished and was measured)."""
+        memory, cpu = self.values.get("memory"), self.values.get("cputime")
+        if self.problem or not memory or not cpu:
+            return self.problem
+        share = (self.values.get("cpu_percentage") or {}).get("user")
+        text = f"peak memory {memory['max_usage'] / 1e6:.1f} MB"
+        text += f"; CPU {cpu['user']:.2f} s user, {cpu['system']:.2f} s system"
+        if share is not None:
+            text += f" ({share:.0f}% of its runtime in user mode)"
+        if memory.get("failcnt"):
+            text += "; it went over its pool's memory limit"
+        return text
 
 
 def read(job: Any) -> Live:

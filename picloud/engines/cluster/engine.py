@@ -66,9 +66,12 @@ class ClusterEngine:
         *,
         signer: signing.MessageSigner | None = None,
         jid_block: int = JID_BLOCK,
+        open_pickles: bool = True,
     ) -> None:
-        """Sign with ``api_secretkey``, or with ``signer`` (a cron's GrantSigner: its
-        ``api_key`` is then the owner). ``jid_block``: jids reserved at once."""
+        """Sign with ``api_secretkey``, or with ``signer`` (a cron's GrantSigner, a job's
+        Voucher: its ``api_key`` is then the owner). ``jid_block``: jids reserved at once.
+        ``open_pickles=False`` (a job's supervisor): info's args, kwargs and func_body stay
+        the pickles they are, for the job to open."""
         self.url = url
         self.owner = signer.api_key if signer is not None else api_key
         unset = (defaults.API_KEY, defaults.API_SECRETKEY, "", None)
@@ -76,6 +79,7 @@ class ClusterEngine:
             signer = signing.Signer(api_key, api_secretkey)
         self.signer = signer
         self._jid_block = jid_block
+        self._open_pickles = open_pickles
         self._jids = range(0)
         self.redis = broker.connect(url)
         with self._broker_errors():
@@ -122,6 +126,7 @@ class ClusterEngine:
         digest = signing.digest(submission.func_blob)
         start = self._reserve(n)
         spec = {"func": digest, **granted_fields(options), "key": self.owner}
+        spec["ts"] = int(time.time())  # signed: how old a message a running job descends from
         target = list_key(queue, options.priority)
         pipe = self.redis.pipeline(transaction=False)
         if digest not in self._stored_functions:
@@ -280,7 +285,10 @@ class ClusterEngine:
         return [f.result for f in finished]  # type: ignore[misc]
 
     def info(self, jids: Sequence[int], fields: Sequence[str]) -> dict[int, dict[str, Any]]:
-        return self._patiently(lambda: read_info(self.redis, jids, fields, self.owner), RIDE_OUT)
+        opened = self._open_pickles
+        return self._patiently(
+            lambda: read_info(self.redis, jids, fields, self.owner, opened), RIDE_OUT
+        )
 
     def watch(self, jid: int, watcher: Watcher) -> None:
         status = self.notices.add_watcher(jid, watcher)
@@ -319,6 +327,10 @@ class ClusterEngine:
         return [j for start, n in zip(starts, sizes) if n for j in range(start, start + int(n))]
 
     def delete(self, jids: Sequence[int]) -> None:
+        """Kill the unfinished jobs among ``jids`` (as PiCloud's simulator did; the kill script
+        makes them killed at once), then forget them all. NoSuchJobError, with nothing
+        changed, for an unknown jid or another key's."""
+        self.kill(jids)
         self._on_finished("delete", jids, "cannot delete")
         self.notices.forget(list(jids))
 
@@ -351,11 +363,15 @@ class ClusterEngine:
 
 
 def _execute(client: redis.Redis, pipe: Any) -> list[Any]:
-    """Run a pipeline that calls scripts, loading them first if Redis lost them."""
+    """Run a pipeline that calls scripts, loading them and running it again if Redis lost
+    them (a failed pipeline forgets its commands: they are put back; its other commands are
+    plain writes, the same again)."""
+    commands = list(pipe.command_stack)
     try:
         return pipe.execute()
     except redis.exceptions.NoScriptError:
         scripts.load_all(client)
+        pipe.command_stack.extend(commands)
         return pipe.execute()
 
 

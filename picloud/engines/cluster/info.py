@@ -10,7 +10,8 @@ from typing import Any
 
 import redis
 
-from picloud import defaults, keys, serialization
+from picloud import accounting, defaults, keys, serialization
+from picloud.accounting import Usage
 from picloud.exceptions import NoSuchJobError
 from picloud.jobs import JobStatus
 
@@ -28,10 +29,15 @@ def _when(value: bytes | None) -> datetime | None:
 
 
 def read_info(
-    client: redis.Redis, jids: Sequence[int], fields: Sequence[str], who: str = keys.ANY_OWNER
+    client: redis.Redis,
+    jids: Sequence[int],
+    fields: Sequence[str],
+    who: str = keys.ANY_OWNER,
+    open_pickles: bool = True,
 ) -> dict[int, dict[str, Any]]:
     """``{jid: {field: value}}`` of jobs api key ``who`` may see; NoSuchJobError for an unknown
-    jid or another key's."""
+    jid or another key's. ``open_pickles=False``: ``args``/``kwargs`` are the job's pickled
+    (args, kwargs) and ``func_body`` its pickled function (nothing of the user is unpickled)."""
     pipe = client.pipeline(transaction=False)
     for jid in jids:
         pipe.hgetall(keys.job(jid))
@@ -46,7 +52,7 @@ def read_info(
     pipe.hgetall(keys.POOL_HEARTBEATS)
     *metas, pools = pipe.execute()
     meta_of = {b: json.loads(m) if m else {} for b, m in zip(batches, metas)}
-    extra = _extras(client, jids, jobs, meta_of, fields)
+    extra = _extras(client, jids, jobs, meta_of, fields, open_pickles)
     return {
         jid: _fields(job, meta_of[job["batch"]], extra.get(jid, {}), pools, fields)
         for jid, job in zip(jids, jobs)
@@ -59,6 +65,7 @@ def _extras(
     jobs: list[dict[str, bytes]],
     meta_of: dict[bytes, dict[str, Any]],
     fields: Sequence[str],
+    open_pickles: bool,
 ) -> dict[int, dict[str, Any]]:
     """Fields that need more reads: output tails, arguments, the function."""
     wanted = [f for f in ("stdout", "stderr") if f in fields]
@@ -87,11 +94,13 @@ def _extras(
             for stream in wanted:
                 values[stream] = _text(values[stream]) or ""
         if values.get("payload") is not None and values.get("first") is not None:
-            blobs = serialization.loads(values.pop("payload"))
-            values["args"], values["kwargs"] = serialization.loads(
-                blobs[jid - int(values.pop("first"))]
-            )
-        if values.get("func_body") is not None:
+            blobs = serialization.plain_loads(values.pop("payload"))
+            pair = blobs[jid - int(values.pop("first"))]
+            if open_pickles:
+                values["args"], values["kwargs"] = serialization.loads(pair)
+            else:
+                values["args"] = values["kwargs"] = pair
+        if values.get("func_body") is not None and open_pickles:
             values["func_body"] = serialization.loads(values["func_body"])
     return out
 
@@ -115,8 +124,10 @@ def _fields(
         "type": lambda: attributes.get("core_type"),
         "attributes": lambda: attributes,
     }
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = accounting.requested(_usage(job, status), fields)
     for field in fields:
+        if field in out:
+            continue
         if field in extra:
             out[field] = extra[field]
         elif field in computed:
@@ -130,6 +141,14 @@ def _fields(
         else:
             out[field] = None
     return out
+
+
+def _usage(job: dict[str, bytes], status: JobStatus) -> dict[str, Any]:
+    """The accounting groups of a job, as its worker measured it (None before it finished)."""
+    measured = None
+    if status.finished and job.get("mem") is not None:
+        measured = Usage(int(job["mem"]), float(job["cpu_user"]), float(job["cpu_sys"]))
+    return accounting.info_groups(measured, _runtime(job, status), job.get("memfail") == b"1")
 
 
 def _runtime(job: dict[str, bytes], status: JobStatus) -> float | None:

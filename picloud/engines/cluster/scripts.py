@@ -16,6 +16,7 @@ NAMES = (
     "claim",
     "finish",
     "release",
+    "lost",
     "kill",
     "delete",
     "rescan",

@@ -11,6 +11,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from picloud import runtime, serialization
+from picloud.accounting import Meter, Usage
 from picloud.engines.local.output import JobStream
 from picloud.exceptions import JobKilled
 from picloud.execution import Outcome, remote_traceback, run_job
@@ -41,6 +42,7 @@ class _Child:
         self.stopping = False
         self.options = WireOptions()
         self.streams: tuple[JobStream, ...] = ()
+        self.meter = Meter()
 
     def on_sigint(self, signum: int, frame: Any) -> None:
         """Raise JobKilled in the running job if the engine asked to kill exactly this job."""
@@ -125,8 +127,11 @@ class _Child:
         slot[CURRENT] = slot[LAST_STARTED] = jid
         for stream in streams:
             stream.begin(jid)
+        meter = self.meter
+        meter.start()
         try:
-            return run_job(jid, func, args_blob, options)
+            outcome = run_job(jid, func, args_blob, options)
+            return outcome._replace(usage=meter.stop())
         except JobKilled:  # the kill landed just after the function returned
             return Outcome(
                 jid,
@@ -156,6 +161,7 @@ class _Report:
         self.results: list[bytes | None] = []
         self.started: list[float] = []
         self.runtimes: list[float] = []
+        self.usage: list[Usage | None] = []
         self.others: list[Outcome] = []
 
     def add(self, outcome: Outcome) -> None:
@@ -164,6 +170,7 @@ class _Report:
             self.results.append(outcome.result)
             self.started.append(outcome.started)
             self.runtimes.append(outcome.runtime)
+            self.usage.append(outcome.usage)
         else:
             self.others.append(outcome)
 
@@ -171,7 +178,7 @@ class _Report:
         return time.monotonic() - self.last_sent > FLUSH_INTERVAL
 
     def send(self, chunk_done: bool, exiting: bool) -> None:
-        done = (self.jids, self.results, self.started, self.runtimes)
+        done = (self.jids, self.results, self.started, self.runtimes, self.usage)
         self.conn.send(("out", done, self.others, chunk_done, exiting))
         self._reset()
         self.last_sent = time.monotonic()

@@ -25,6 +25,7 @@ from picloud.engines.local.table import (
     KILLED,
     PROCESSING,
     QUEUED,
+    SETTLED_CODES,
     STATUSES,
     WAITING,
     Batch,
@@ -262,13 +263,16 @@ class LocalEngine:
         return False
 
     def delete(self, jids: Sequence[int]) -> None:
+        """Kill the unfinished jobs among ``jids`` (as PiCloud's simulator did), then forget
+        them all. NoSuchJobError, with nothing changed, for an unknown jid."""
+        self.kill(jids)
         with self._lock:
             codes = self._codes(jids)
             unfinished = [j for j, c in zip(jids, codes) if c not in FINISHED_CODES]
-            if unfinished:
+            if unfinished:  # kill() waited for them: their processes did not stop
                 raise CloudException(
-                    f"cannot delete unfinished jobs ({describe_jids(unfinished)}); "
-                    "kill them or wait for them first"
+                    f"jobs {describe_jids(unfinished)} did not stop when killed; "
+                    "nothing was deleted"
                 )
             self._table.delete(jids)
         if self._outdir:
@@ -316,14 +320,16 @@ class LocalEngine:
         self._replace(worker)
 
     def _record_done(self, worker: WorkerProcess, done: tuple) -> None:
-        """Record jobs that returned a value, sent as columns (jids, results, starts, times)."""
+        """Record jobs that returned a value, sent as columns (jids, results, starts, times,
+        usage)."""
         table, pop, pid = self._table, worker.assigned.pop, worker.pid
-        for jid, result, started, runtime in zip(*done):
+        for jid, result, started, runtime, usage in zip(*done):
             batch, index = pop(jid)
-            if batch.status[index] in FINISHED_CODES:
+            if batch.status[index] in SETTLED_CODES:
                 continue
             batch.started[index] = started
             batch.runtime[index] = runtime
+            batch.usage[index] = usage
             batch.workers[index] = pid
             batch.results[index] = result
             table.finish(batch, index, DONE)
@@ -332,10 +338,11 @@ class LocalEngine:
         table, assigned = self._table, worker.assigned
         for outcome in outcomes:
             batch, index = assigned.pop(outcome.jid)
-            if batch.status[index] in FINISHED_CODES:
+            if batch.status[index] in SETTLED_CODES:
                 continue
             batch.started[index] = outcome.started
             batch.runtime[index] = outcome.runtime
+            batch.usage[index] = outcome.usage
             batch.workers[index] = worker.pid
             if outcome.profile is not None:
                 batch.profiles[index] = outcome.profile
@@ -352,7 +359,7 @@ class LocalEngine:
         worker.conn.close()
         requeue: dict[int, tuple[Batch, list[int]]] = {}
         for jid, (batch, index) in worker.assigned.items():
-            if batch.status[index] in FINISHED_CODES:
+            if batch.status[index] in SETTLED_CODES:
                 continue
             if jid == current and worker.kill_deadline is not None:
                 self._table.finish(

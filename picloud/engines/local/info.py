@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from picloud import defaults, serialization
+from picloud import accounting, defaults, serialization
 from picloud.engines.local.output import read_tail
 from picloud.engines.local.table import Batch, JobTable
 from picloud.engines.local.workers import WorkerProcess
@@ -29,8 +29,12 @@ def job_info(
     """The requested fields of job ``jid`` (status already resolved by the engine)."""
     batch, index = table.locate(jid)
     started = worker.started if worker is not None else batch.started[index]
-    out: dict[str, Any] = {}
+    usage = batch.usage[index] if status.finished else None
+    groups = accounting.info_groups(usage, batch.runtime[index], False)
+    out: dict[str, Any] = accounting.requested(groups, fields)
     for field in fields:
+        if field in out:
+            continue
         if field == "status":
             out[field] = status.value
         elif field in ("stdout", "stderr"):

@@ -10,6 +10,7 @@ import itertools
 import time
 from collections.abc import Iterable
 
+from picloud.accounting import Usage
 from picloud.engines.base import Submission, Watcher
 from picloud.exceptions import CloudException, NoSuchJobError
 from picloud.jobs import FAILED, JobStatus
@@ -18,6 +19,8 @@ STATUSES = list(JobStatus)
 WAITING, QUEUED, PROCESSING, DONE, ERROR, KILLED, STALLED = range(7)
 DELETED = 7
 FINISHED_CODES = frozenset({DONE, ERROR, KILLED, STALLED})
+#: Codes a worker's late report must not change: finished, or deleted since.
+SETTLED_CODES = FINISHED_CODES | {DELETED}
 FAILED_CODES = frozenset(STATUSES.index(s) for s in FAILED)
 #: Most jobs sent to a worker in one message.
 MAX_CHUNK = 1000
@@ -38,6 +41,7 @@ class Batch:
         "started",
         "finished",
         "runtime",
+        "usage",
         "workers",
         "profiles",
         "unfinished",
@@ -60,6 +64,7 @@ class Batch:
         self.started = [0.0] * n
         self.finished = [0.0] * n
         self.runtime = [0.0] * n
+        self.usage: list[Usage | None] = [None] * n
         self.workers: dict[int, int] = {}
         self.profiles: dict[int, str] = {}
         self.unfinished = n
@@ -110,7 +115,7 @@ class JobTable:
             for b in self.batches
             if b.unfinished
             for i, code in enumerate(b.status)
-            if code not in FINISHED_CODES and code != DELETED
+            if code not in SETTLED_CODES
         ]
 
     # --- adding jobs --------------------------------------------------------------------------

@@ -1,11 +1,12 @@
 -- A worker reports finished jobs. ARGV: now, owner, chunk id ('' while more follow), then two
--- per job: "jid status started runtime has_profile", then the result (done) or error text;
--- a third, the profile text, when has_profile is 1. Each reported job is charged its attempt.
+-- per job: "jid status started runtime has_profile[ max_rss cpu_user cpu_system mem_failed]",
+-- then the result (done) or error text; a third, the profile text, when has_profile is 1. Each
+-- reported job is charged its attempt; what it used (bytes, seconds) is kept when measured.
 local now, owner, chunk = ARGV[1], ARGV[2], ARGV[3]
 local i = 4
 while i <= #ARGV do
-  local j, status, started, runtime, has_profile =
-    string.match(ARGV[i], '^(%d+) (%a+) (%S+) (%S+) (%d)$')
+  local j, status, started, runtime, has_profile, used =
+    string.match(ARGV[i], '^(%d+) (%a+) (%S+) (%S+) (%d)(.*)$')
   local body = ARGV[i + 1]
   local profile = nil
   i = i + 2
@@ -15,10 +16,17 @@ while i <= #ARGV do
     unpack(redis.call('HMGET', k, 'status', 'worker', 'reply', 'children'))
   if current == 'processing' and holder == owner then
     local field = (status == 'done') and 'result' or 'exception'
-    redis.call('HSET', k, 'status', status, 'finished', now, 'started', started,
-      'runtime', runtime, field, body)
+    local values = {'status', status, 'finished', now, 'started', started, 'runtime', runtime,
+      field, body}
+    if profile then values[#values + 1] = 'profile'; values[#values + 1] = profile end
+    local rss, user, system, failed = string.match(used, '^ (%S+) (%S+) (%S+) (%d)$')
+    if rss then
+      for _, v in ipairs({'mem', rss, 'cpu_user', user, 'cpu_sys', system, 'memfail', failed}) do
+        values[#values + 1] = v
+      end
+    end
+    redis.call('HSET', k, unpack(values))
     redis.call('HINCRBY', k, 'attempts', 1)
-    if profile then redis.call('HSET', k, 'profile', profile) end
     settled(j, status, now, reply, children)
   end
 end

@@ -154,3 +154,29 @@ local function finish(jid, status, now, exception)
   settled(jid, status, now, reply, children)
   return true
 end
+
+-- job j, held by `owner`, ran but its process was lost (`why`; `died`: while it ran, else after
+-- it ended but before its result was stored). It is charged an attempt; true if it may run
+-- again (restartable, attempts left), else it has been failed naming the loss.
+local function charge_lost(j, owner, why, died, max_attempts, now)
+  local k = P .. 'job:' .. j
+  local attempts = redis.call('HINCRBY', k, 'attempts', 1)
+  local b = redis.call('HGET', k, 'batch')
+  local restartable = redis.call('HGET', P .. 'batch:' .. b, 'restartable') == '1'
+  if restartable and attempts < max_attempts then return true end
+  local reason
+  if died then
+    reason = 'The worker running this job (' .. owner .. ') was lost: ' .. why
+  else
+    reason = 'The worker that ran this job (' .. owner .. ') was lost before the job\'s ' ..
+      'result was stored: ' .. why
+  end
+  if restartable then
+    reason = reason .. '. The job was run ' .. attempts .. ' times and its worker died each ' ..
+      'time, so it was not run again'
+  else
+    reason = reason .. '; _restartable=False, so it was not run again'
+  end
+  finish(j, 'error', now, reason)
+  return false
+end

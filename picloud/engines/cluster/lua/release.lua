@@ -35,33 +35,6 @@ if state == 'unknown' then
   end
 end
 
-local function ran(j, died)
-  local k = P .. 'job:' .. j
-  local attempts = redis.call('HINCRBY', k, 'attempts', 1)
-  local b = redis.call('HGET', k, 'batch')
-  local restartable = redis.call('HGET', P .. 'batch:' .. b, 'restartable') == '1'
-  if restartable and attempts < max_attempts then
-    redis.call('HSET', k, 'status', 'queued')
-    record(j, 'queued')
-    return 1
-  end
-  local reason
-  if died then
-    reason = 'The worker running this job (' .. owner .. ') was lost: ' .. why
-  else
-    reason = 'The worker that ran this job (' .. owner .. ') was lost before the job\'s ' ..
-      'result was stored: ' .. why
-  end
-  if restartable then
-    reason = reason .. '. The job was run ' .. attempts .. ' times and its worker died each ' ..
-      'time, so it was not run again'
-  else
-    reason = reason .. '; _restartable=False, so it was not run again'
-  end
-  finish(j, 'error', now, reason)
-  return 0
-end
-
 local requeued = 0
 for j = first, first + count - 1 do
   if held(j) then
@@ -72,7 +45,11 @@ for j = first, first + count - 1 do
       record(j, 'queued')
       requeued = requeued + 1
     else
-      requeued = requeued + ran(j, j == last and state == 'running')
+      if charge_lost(j, owner, why, j == last and state == 'running', max_attempts, now) then
+        redis.call('HSET', P .. 'job:' .. j, 'status', 'queued')
+        record(j, 'queued')
+        requeued = requeued + 1
+      end
     end
   end
 end

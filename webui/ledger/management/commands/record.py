@@ -1,4 +1,5 @@
-"""``manage.py record``: run the recorder (job ledger stream -> Job rows) until stopped."""
+"""``manage.py record``: run the recorder (job ledger stream -> Job rows) until stopped, and
+sign the workers' key and cron records anew every hour meanwhile."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from picloud.exceptions import CloudException
+from webui.apikeys import resign
 from webui.ledger import recorder
 
 
@@ -46,6 +48,8 @@ class Command(BaseCommand):
             client = self._connect(stop, retry=True)
             if client is None:
                 return
+            # the workers' key and cron records expire unless signed anew
+            threading.Thread(target=resign.resign_until, args=(stop,), daemon=True).start()
         worker = recorder.Recorder(
             client,
             group=options["group"],

@@ -1,0 +1,153 @@
+"""Frames between a sandbox and its supervisor: a JSON header and raw byte parts.
+
+Neither side unpickles what the other sends (the supervisor must not trust the sandbox), so
+values travel through ``pack``/``unpack``: JSON plus bytes, datetimes, ranges and dicts with
+non-string keys. Sizes are checked before anything is allocated."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import socket
+import struct
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+_PREFIX = struct.Struct("!II")  # header length, number of parts
+_LENGTH = struct.Struct("!Q")
+MAX_HEADER = 4 << 20
+MAX_PARTS = 4096
+#: Bytes of all parts of one frame at most (a job's result above it fails the job).
+MAX_FRAME = 1 << 30
+#: Frames with parts smaller than this in all go out in one write.
+_JOINED = 1 << 20
+#: Bytes asked of the socket at least, per read.
+_READ = 1 << 16
+
+Frame = tuple[dict[str, Any], list[bytes]]
+
+
+class ChannelClosed(EOFError):
+    """The other side is gone."""
+
+
+class BadFrame(ValueError):
+    """A frame that breaks the format or its limits."""
+
+
+class Channel:
+    """One end of a stream socket carrying frames (``send`` is thread-safe)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._send_lock = threading.Lock()
+        #: bytes received and not yet taken (a frame is mostly read in one system call)
+        self._held = bytearray()
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    @property
+    def buffered(self) -> bool:
+        """Whether a frame may be waiting in this end's buffer (select() cannot see it)."""
+        return bool(self._held)
+
+    def send(self, header: dict[str, Any], parts: Sequence[bytes] = ()) -> None:
+        data = json.dumps(header, separators=(",", ":")).encode()
+        lengths = b"".join([_LENGTH.pack(len(part)) for part in parts])
+        head = _PREFIX.pack(len(data), len(parts)) + lengths + data
+        small = sum(map(len, parts)) < _JOINED
+        with self._send_lock:
+            try:
+                if small:  # one system call
+                    self.sock.sendall(b"".join([head, *parts]))
+                else:
+                    self.sock.sendall(head)
+                    for part in parts:
+                        self.sock.sendall(part)
+            except OSError as exc:
+                raise ChannelClosed(str(exc)) from None
+
+    def recv(self) -> Frame:
+        size, count = _PREFIX.unpack(self._exact(_PREFIX.size))
+        if size > MAX_HEADER or count > MAX_PARTS:
+            raise BadFrame(f"a frame header of {size} bytes with {count} parts")
+        lengths = list(struct.unpack(f"!{count}Q", self._exact(_LENGTH.size * count)))
+        if sum(lengths) > MAX_FRAME:
+            raise BadFrame(f"a frame of {sum(lengths):,} bytes (at most {MAX_FRAME:,})")
+        try:
+            header = json.loads(self._exact(size))
+        except ValueError as exc:
+            raise BadFrame(f"a frame header that is not JSON: {exc}") from None
+        if not isinstance(header, dict):
+            raise BadFrame("a frame header that is not an object")
+        body = memoryview(self._exact(sum(lengths)))
+        parts, at = [], 0
+        for length in lengths:
+            parts.append(bytes(body[at : at + length]))
+            at += length
+        return header, parts
+
+    def _exact(self, size: int) -> bytes:
+        held = self._held
+        while len(held) < size:
+            try:
+                data = self.sock.recv(max(size - len(held), _READ))
+            except OSError as exc:
+                raise ChannelClosed(str(exc)) from None
+            if not data:
+                raise ChannelClosed("the other end closed the channel")
+            held += data
+        taken = bytes(held[:size])
+        del held[:size]
+        return taken
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def pack(value: Any, parts: list[bytes]) -> Any:
+    """``value`` as JSON-able data; its bytes are appended to ``parts`` and named by index."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        parts.append(bytes(value))
+        return {"$b": len(parts) - 1}
+    if isinstance(value, datetime.datetime):
+        return {"$dt": value.timestamp()}
+    if isinstance(value, range):
+        return {"$r": [value.start, value.stop, value.step]}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) and not k.startswith("$") for k in value):
+            return {k: pack(v, parts) for k, v in value.items()}
+        return {"$map": [[pack(k, parts), pack(v, parts)] for k, v in value.items()]}
+    if isinstance(value, (list, tuple)):
+        return [pack(v, parts) for v in value]
+    raise TypeError(f"a {type(value).__name__} cannot cross the sandbox channel")
+
+
+def unpack(data: Any, parts: Sequence[bytes]) -> Any:
+    """The value ``pack`` made (BadFrame for anything it could not have made)."""
+    if isinstance(data, list):
+        return [unpack(v, parts) for v in data]
+    if not isinstance(data, dict):
+        return data
+    try:
+        if "$b" in data:
+            return parts[int(data["$b"])]
+        if "$dt" in data:
+            return datetime.datetime.fromtimestamp(float(data["$dt"]), datetime.UTC)
+        if "$r" in data:
+            return range(*(int(v) for v in data["$r"]))
+        if "$map" in data:
+            return {_key(unpack(k, parts)): unpack(v, parts) for k, v in data["$map"]}
+    except (IndexError, TypeError, ValueError, OverflowError) as exc:
+        raise BadFrame(f"a value the channel cannot carry: {exc}") from None
+    return {k: unpack(v, parts) for k, v in data.items()}
+
+
+def _key(value: Any) -> Any:
+    if isinstance(value, list):  # a tuple key
+        return tuple(value)
+    return value
