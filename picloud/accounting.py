@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 
 _CLEAR_REFS = "/proc/self/clear_refs"
 _UNOPENED, _UNAVAILABLE = -2, -1
+_getrusage, _SELF, _CHILDREN = resource.getrusage, resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN
 
 
 class Usage(NamedTuple):
@@ -25,11 +26,15 @@ class Usage(NamedTuple):
 
 class Meter:
     """Measures the job between ``start`` and ``stop`` (a few microseconds each: the peak is
-    the kernel's high-water mark, reset at ``start`` through Linux's clear_refs)."""
+    the kernel's high-water mark, reset through Linux's clear_refs before a job when the last
+    one raised it: otherwise it still is the process's size before the job)."""
 
     def __init__(self) -> None:
         self._times = os.times()
         self._refs = _UNOPENED
+        #: the peak after the last reset, and whether a job raised it since
+        self._floor = 0
+        self._raised = True
 
     def _reset_peak(self) -> None:
         """Start the resident high-water mark over from the current size, so a reused process
@@ -46,18 +51,22 @@ class Meter:
                 self._refs = _UNAVAILABLE
 
     def start(self) -> None:
-        self._reset_peak()
+        if self._raised:  # the last job set a new peak: measure this one from its own start
+            self._reset_peak()
+            self._floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            self._raised = False
         self._times = os.times()
 
     def stop(self) -> Usage:
         now, then = os.times(), self._times
-        children = now.children_user + now.children_system
-        user = now.user - then.user + now.children_user - then.children_user
-        system = now.system - then.system + now.children_system - then.children_system
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        if children != then.children_user + then.children_system:  # it waited for children
-            peak = max(peak, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-        return Usage(peak * 1024, max(0.0, user), max(0.0, system))
+        user = now[0] - then[0] + now[2] - then[2]
+        system = now[1] - then[1] + now[3] - then[3]
+        peak = _getrusage(_SELF).ru_maxrss
+        if peak > self._floor:
+            self._raised = True
+        if now[2] != then[2] or now[3] != then[3]:  # it waited for children: one may be larger
+            peak = max(peak, _getrusage(_CHILDREN).ru_maxrss)
+        return Usage(peak * 1024, user if user > 0 else 0.0, system if system > 0 else 0.0)
 
 
 def over_limit(jid: int, pool: str, memory_mb: int) -> str:

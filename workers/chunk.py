@@ -27,7 +27,7 @@ from workers.output import JobOutput
 from workers.sandboxes import Batch, Ended, Lost, Sandbox, SandboxError
 
 #: Report finished jobs at least this often while a chunk runs (seconds).
-REPORT_INTERVAL = 0.02
+REPORT_INTERVAL = 0.002
 #: A job whose worker died is run at most this many times in all.
 MAX_ATTEMPTS = 3
 #: Seconds a worker waits for the broker to come back before it gives a message up (claiming)

@@ -26,9 +26,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from picloud.accounting import Usage
 from picloud.execution import Outcome
 from picloud.jobs import JobStatus
+from picloud.sandbox import reports
 from picloud.sandbox.channel import BadFrame, Channel, ChannelClosed
 from picloud.sandbox.slot import RUNNING
 from workers import cgroups, identities
@@ -41,6 +41,8 @@ log = logging.getLogger("picloud.worker")
 START_TIMEOUT = 60.0
 #: A sandbox that died having used this share of its memory limit is taken to have hit it.
 NEAR_LIMIT = 0.9
+#: Seconds a supervisor polls for a batch's first answer before it sleeps on the channel.
+SPIN_SECONDS = 0.001
 #: Seconds between two checks of ``_max_runtime`` while a job runs.
 MAX_RUNTIME_TICK = 1.0
 _READ = 1 << 16
@@ -207,6 +209,7 @@ class Sandbox:
         except ChannelClosed as exc:  # it died before the batch reached it
             return Ended(self._lost(None, streams, output, exc), True)
         channel = self.channel
+        _await_first_answer(channel)
         while ran.pending:
             if channel.buffered:
                 ready = [channel]
@@ -248,7 +251,7 @@ class Sandbox:
         elif op == "call":
             calls.serve(header, parts, self.channel, self.current or ran.running() or 0)
         elif op == "done":
-            if not ran.ended(header, parts, done):
+            if not ran.ended(parts, done):
                 raise BadFrame("a report of jobs it was not running")
             if header.get("retire") is True:
                 return Ended(None, True)
@@ -361,43 +364,22 @@ def _code_paths() -> list[str]:
     return [p for p in sys.path if p and os.path.isdir(p)]
 
 
+def _await_first_answer(channel: Channel) -> None:
+    """Poll the channel a moment before sleeping on it, yielding the CPU to whoever wants
+    it: a short job answers within SPIN_SECONDS, and an awake supervisor takes the answer at
+    once (waking a sleeping process costs more than the poll)."""
+    deadline = time.perf_counter() + SPIN_SECONDS
+    while time.perf_counter() < deadline:
+        if channel.buffered or select.select([channel], [], [], 0)[0]:
+            return
+        os.sched_yield()
+
+
 def _signame(number: int) -> str:
     try:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
-
-
-def _outcome(jid: int, report: list[Any], result: bytes) -> Outcome:
-    """A job's end as the sandbox reported it (picloud.sandbox.serve's row), checked field by
-    field (it is untrusted)."""
-    if len(report) != 8:
-        report = [jid, None, None, None, None, None, None, None]
-    _, status, exception, started, runtime, profile, usage, exceeded = report
-    if (
-        status not in _STATUSES
-        or type(started) not in _NUMBERS
-        or type(runtime) not in _NUMBERS
-        or not isinstance(exception, str | None)
-        or not isinstance(profile, str | None)
-    ):
-        return Outcome(
-            jid, _ERROR, None, "the job's sandbox sent a malformed report", time.time(), 0.0
-        )
-    measured = None
-    if type(usage) is list and len(usage) == 3 and all(type(v) in _NUMBERS for v in usage):
-        measured = Usage(int(usage[0]), float(usage[1]), float(usage[2]))
-    return Outcome(
-        jid,
-        status,
-        result if status == _DONE else None,
-        exception,
-        started,
-        runtime,
-        profile,
-        measured,
-        exceeded is True,
-    )
 
 
 class _Progress:
@@ -435,19 +417,18 @@ class _Progress:
             and time.monotonic() - self._since > self._limit
         )
 
-    def ended(self, header: dict[str, Any], parts: list[bytes], done: Done) -> bool:
+    def ended(self, parts: list[bytes], done: Done) -> bool:
         """Take a report of ended jobs (in order); False if it is not one."""
-        jobs = header.get("jobs")
-        if not isinstance(jobs, list) or len(parts) != len(jobs):
+        try:
+            ended = reports.decode(parts)
+        except BadFrame:
             return False
-        for report, result in zip(jobs, parts):
-            jid = report[0] if isinstance(report, list) and report else None
+        for jid, outcome in ended:
             if not self.pending or jid != self.pending[0]:
                 return False
             self.pending.pop(0)
             self.since = time.time()
-            skipped = report[1:] == ["skipped"]
-            done(jid, None if skipped else _outcome(jid, report, result))
+            done(jid, outcome)
         return True
 
 

@@ -24,6 +24,7 @@ from picloud.engines import relay
 from picloud.execution import Outcome, remote_traceback, run_job
 from picloud.jobs import JobStatus
 from picloud.options import wire_options
+from picloud.sandbox import reports
 from picloud.sandbox.channel import Channel, Frame, pack, unpack
 from picloud.sandbox.confine import kill_descendants
 from picloud.sandbox.slot import JobSlot
@@ -33,7 +34,9 @@ FUNCTION_CACHE_SIZE = 64
 #: Bytes of an upload sent per frame.
 UPLOAD_CHUNK = 4 << 20
 #: Send finished jobs' ends at least this often while a batch runs (seconds).
-REPORT_INTERVAL = 0.01
+REPORT_INTERVAL = 0.001
+#: Seconds a sandbox stays awake for its next batch before it sleeps.
+AWAKE_SECONDS = 0.001
 #: Look for skips of the batch's later jobs at least this often (seconds).
 CONTROL_INTERVAL = 0.001
 #: Send a job's output once this much is buffered, even without a newline.
@@ -71,6 +74,11 @@ class JobStream:
             header = {"op": "out", "jid": runtime.job.jid, "stream": self.name}
             self._channel.send(header, [data])
         self._buffer, self._size = [], 0
+
+    @property
+    def pending(self) -> bool:
+        """Whether text waits to be sent."""
+        return bool(self._buffer)
 
     def isatty(self) -> bool:
         return False
@@ -122,7 +130,8 @@ class Server:
         self.pool = str(setup.get("pool", ""))
         self.memory_mb = int((setup.get("limits") or {}).get("memory_mb") or 0)
         self.slot = JobSlot(int(setup["slot"]))
-        sys.stdout, sys.stderr = JobStream(channel, "stdout"), JobStream(channel, "stderr")
+        self.streams = JobStream(channel, "stdout"), JobStream(channel, "stderr")
+        sys.stdout, sys.stderr = self.streams
         self.functions: OrderedDict[str, Any] = OrderedDict()
         self.meter = accounting.Meter()
         self.aside: list[Frame] = []
@@ -131,6 +140,8 @@ class Server:
 
     def serve(self) -> None:
         while True:
+            if not self.aside:
+                _stay_awake(self.channel)
             header, parts = self.aside.pop(0) if self.aside else self.channel.recv()
             op = header.get("op")
             if op == "skip":
@@ -179,19 +190,21 @@ class Server:
 
     def _run_one(self, jid: int, func: Any, blob: bytes, options: Any) -> Outcome:
         self.meter.start()
-        outcome = run_job(jid, func, blob, options)
-        runtime.job.jid = jid  # what it printed last goes out under its name
-        for stream in (sys.stdout, sys.stderr):
-            stream.flush()
-        runtime.job.jid = None
+        jid_, status, result, exception, started, took, profile, _, _ = run_job(
+            jid, func, blob, options
+        )
+        if self.streams[0].pending or self.streams[1].pending:
+            runtime.job.jid = jid  # what it printed last goes out under its name
+            for stream in self.streams:
+                stream.flush()
+            runtime.job.jid = None
         if _has_children():
             kill_descendants()
-        outcome = outcome._replace(usage=self.meter.stop())
-        if _memory_error(outcome):
-            limit = accounting.over_limit(jid, self.pool, self.memory_mb)
-            exception = f"{limit}\n\n{outcome.exception}"
-            outcome = outcome._replace(exception=exception, memory_exceeded=True)
-        return outcome
+        usage = self.meter.stop()
+        exceeded = _memory_error(status, exception)
+        if exceeded:
+            exception = f"{accounting.over_limit(jid, self.pool, self.memory_mb)}\n\n{exception}"
+        return Outcome(jid, status, result, exception, started, took, profile, usage, exceeded)
 
     def _read_control(self) -> None:
         """Take the skips the supervisor sent while the last job ran."""
@@ -218,43 +231,38 @@ class Server:
 
 
 class _Report:
-    """Ends of jobs on their way to the supervisor, sent a few at a time."""
+    """Ends of jobs on their way to the supervisor, sent a few at a time
+    (picloud.sandbox.reports)."""
 
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
-        self._jobs: list[dict[str, Any]] = []
-        self._results: list[bytes] = []
+        self._ended: list[Outcome | int] = []
         self._last = time.monotonic()
 
     def add(self, outcome: Outcome) -> None:
-        """A job's end, as a row: jid, status, exception, started, runtime, profile, usage,
-        memory exceeded (the result travels as a part)."""
-        used = outcome.usage
-        self._jobs.append(
-            [
-                outcome.jid,
-                outcome.status,
-                outcome.exception,
-                outcome.started,
-                outcome.runtime,
-                outcome.profile,
-                None if used is None else [used.max_rss, used.user, used.system],
-                outcome.memory_exceeded,
-            ]
-        )
-        self._results.append(outcome.result or b"")
+        self._ended.append(outcome)
 
     def add_skipped(self, jid: int) -> None:
-        self._jobs.append([jid, "skipped"])
-        self._results.append(b"")
+        self._ended.append(jid)
 
     def due(self) -> bool:
         return time.monotonic() - self._last > REPORT_INTERVAL
 
     def send(self, retire: bool = False) -> None:
-        if self._jobs or retire:
-            self._channel.send({"op": "done", "jobs": self._jobs, "retire": retire}, self._results)
-        self._jobs, self._results, self._last = [], [], time.monotonic()
+        if self._ended or retire:
+            self._channel.send({"op": "done", "retire": retire}, reports.encode(self._ended))
+        self._ended, self._last = [], time.monotonic()
+
+
+def _stay_awake(channel: Channel) -> None:
+    """Poll for the next batch a moment before sleeping on the channel, yielding the CPU to
+    whoever else wants it: jobs that come one after another then find this process awake
+    (waking a sleeping process, and its cold caches, cost far more than the job itself)."""
+    deadline = time.perf_counter() + AWAKE_SECONDS
+    while time.perf_counter() < deadline:
+        if channel.buffered or select.select([channel], [], [], 0)[0]:
+            return
+        os.sched_yield()
 
 
 def _has_children() -> bool:
@@ -266,9 +274,8 @@ def _has_children() -> bool:
     return True
 
 
-def _memory_error(outcome: Outcome) -> bool:
+def _memory_error(status: str, exception: str | None) -> bool:
     """Whether the job ended by running out of memory (the pool's limit)."""
-    if outcome.status != JobStatus.ERROR.value or not outcome.exception:
+    if status != JobStatus.ERROR.value or not exception:
         return False
-    last = outcome.exception.rstrip().rpartition("\n")[2]
-    return last.startswith("MemoryError")
+    return exception.rstrip().rpartition("\n")[2].startswith("MemoryError")

@@ -140,8 +140,7 @@ def test_the_job_page_shows_output_and_traceback_from_redis(admin_client, jobs):
 
 
 def test_the_job_page_shows_what_the_job_used(admin_client, jobs, broker):
-    fields = {"mem": 41_800_000, "cpu_user": 0.21, "cpu_sys": 0.02, "memfail": 0}
-    broker.hset(keys.job(4), mapping=fields)
+    broker.hset(keys.job(4), "used", "41800000 0.21 0.02 0")
     text = _page(admin_client.get(reverse("admin:ledger_job_change", args=[4])))
     assert "peak memory 41.8 MB; CPU 0.21 s user, 0.02 s system" in text
 

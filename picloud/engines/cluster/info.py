@@ -145,10 +145,12 @@ def _fields(
 
 def _usage(job: dict[str, bytes], status: JobStatus) -> dict[str, Any]:
     """The accounting groups of a job, as its worker measured it (None before it finished)."""
-    measured = None
-    if status.finished and job.get("mem") is not None:
-        measured = Usage(int(job["mem"]), float(job["cpu_user"]), float(job["cpu_sys"]))
-    return accounting.info_groups(measured, _runtime(job, status), job.get("memfail") == b"1")
+    measured, failed = None, False
+    used = job.get("used", b"").split()
+    if status.finished and len(used) == 4:
+        measured = Usage(int(used[0]), float(used[1]), float(used[2]))
+        failed = used[3] == b"1"
+    return accounting.info_groups(measured, _runtime(job, status), failed)
 
 
 def _runtime(job: dict[str, bytes], status: JobStatus) -> float | None:
