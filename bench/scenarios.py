@@ -12,6 +12,7 @@ from typing import Any
 
 import cloudpickle
 
+from bench.project import project_function
 from bench.systems.base import Func, System
 from bench.workloads import square
 
@@ -240,11 +241,38 @@ def _b6_notes(config: Config) -> list[str]:
     ]
 
 
+def _b6p_metrics(config: Config) -> list[Metric]:
+    return [
+        Metric("B6P.first", "B6", "B6 project (20 modules): first call+result", "ms", False),
+        Metric(
+            "B6P.p50",
+            "B6",
+            f"B6 project: call+result p50 ({config.latency_calls} seq.)",
+            "ms",
+            False,
+        ),
+    ]
+
+
+def _b6p_measure(system: System, config: Config) -> Results:
+    with project_function() as work:
+        start = time.perf_counter()
+        first = system.call_latency(work, 1, 0)
+        if first is None:
+            return {}
+        first_ms = (time.perf_counter() - start) * 1e3
+        times = system.call_latency(work, config.latency_calls, config.warmup)
+    assert times is not None
+    median = sorted(t * 1e3 for t in times)[len(times) // 2]
+    return {"B6P.first": Measurement(first_ms), "B6P.p50": Measurement(median)}
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("B1", "call + result latency", _b1_metrics, _b1_measure),
     Scenario("B3", "map + result throughput", _b3_metrics, _b3_measure),
     Scenario("B2", "submit only", _b2_metrics, _b2_measure),
     Scenario("B6", "function shipping", _b6_metrics, _b6_measure, _b6_notes),
+    Scenario("B6P", "a project's own modules shipped", _b6p_metrics, _b6p_measure),
 ]
 
 

@@ -41,10 +41,12 @@ def _simulation() -> str:
 
 
 def _default_engine() -> Engine:
-    """Inside a job: the job's supervisor, as the job's key. Else the cluster when a broker is
-    configured or a local fleet runs, else the simulator."""
+    """Inside a job: the job's supervisor (as the job's key), or the local engine running it.
+    Else the cluster when a broker is configured or a local fleet runs, else the simulator."""
     if runtime.supervisor is not None:
         return RelayEngine(runtime.supervisor, "cluster")
+    if runtime.parent is not None:
+        return RelayEngine(runtime.parent, runtime.parent_type)
     settings = config.first_use()
     url = None if settings.use_simulator else broker.configured_broker_url()
     if url is None:
@@ -56,6 +58,8 @@ def _default_engine() -> Engine:
 def _default_type() -> str:
     if runtime.supervisor is not None:
         return "cluster"
+    if runtime.parent is not None:
+        return runtime.parent_type
     settings = config.current()
     configured = not settings.use_simulator and broker.configured_broker_url()
     return "cluster" if configured else "simulation"

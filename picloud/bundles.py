@@ -187,3 +187,22 @@ def cannot_travel_message(
         f"module {name!r} is installed on the client (not a file of your project), and the "
         f"workers of pool {pool} do not have it: install it on them"
     )
+
+
+def explain_missing(traceback_text: str, manifest: dict[str, Any] | None, pool: str) -> str | None:
+    """For a job that failed with ModuleNotFoundError (its traceback text): what to install
+    where; None for any other failure. ``manifest`` is None when no modules travelled."""
+    found = re.search(r"ModuleNotFoundError: No module named '([^']+)'", traceback_text)
+    if found is None:
+        return None
+    name = found.group(1)
+    told = cannot_travel_message(ModuleNotFoundError(name=name), manifest or {}, pool)
+    if told is not None:
+        return told
+    if manifest is None:
+        why = "and automatic_dependency_transfer is off, so your own modules do not travel"
+    else:
+        why = "and it is not a file of your project that travels with jobs"
+    return (
+        f"module {name!r} is not installed on the workers of pool {pool}, {why}: install it there"
+    )

@@ -12,7 +12,7 @@ import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from picloud import config, serialization
+from picloud import config, dependencies, runtime, serialization, waits
 from picloud.callbacks import CallbackRunner
 from picloud.engines.base import Engine, Finished, Submission
 from picloud.exceptions import (
@@ -27,6 +27,11 @@ from picloud.jobs import ALL_INFO_FIELDS, DEFAULT_INFO_FIELDS, JobStatus
 from picloud.options import check_function_arguments, parse_options, split_kwargs
 
 _INFO_GROUPS = ("memory", "cputime", "cpu_percentage", "ports")
+#: Seconds the jobs a job waits for may all stay queued before join/result inside the job
+#: call it a dead-lock (PiCloud's figure; PICLOUD_DEADLOCK_SECONDS changes it).
+DEADLOCK_SECONDS = 60.0
+#: How often a waiting job looks at them.
+DEADLOCK_POLL = 1.0
 _clouds: weakref.WeakSet[Cloud] = weakref.WeakSet()
 
 
@@ -104,11 +109,14 @@ class Cloud:
         options = parse_options(reserved)
         check_function_arguments(func, args, plain)
         mode = options.wire.fast_serialization
+        func_blob = serialization.dumps_function(func)
+        blobs = [_dumps_arguments(args, plain, mode, "")]
         submission = Submission(
-            func_blob=serialization.dumps_function(func),
+            func_blob=func_blob,
             func_name=serialization.function_name(func),
-            args_blobs=[_dumps_arguments(args, plain, mode, "")],
+            args_blobs=blobs,
             options=options,
+            manifest=self._manifest(func, func_blob, blobs),
         )
         return self._submit(submission)[0]
 
@@ -134,13 +142,28 @@ class Cloud:
         blobs = _dumps_rows(rows, len(iterables) == 1, mode)
         if not blobs:
             return []
+        func_blob = serialization.dumps_function(func)
         submission = Submission(
-            func_blob=serialization.dumps_function(func),
+            func_blob=func_blob,
             func_name=serialization.function_name(func),
             args_blobs=blobs,
             options=options,
+            manifest=self._manifest(func, func_blob, blobs),
         )
         return self._submit(submission)
+
+    def _manifest(
+        self, func: Callable[..., Any], func_blob: bytes, blobs: Sequence[bytes]
+    ) -> dict[str, Any] | None:
+        """The user's own modules the jobs need, when they are to travel: to the cluster,
+        with automatic_dependency_transfer on (a job's own submissions take its modules
+        along by themselves)."""
+        if runtime.supervisor is not None or not config.current().automatic_dependency_transfer:
+            return None
+        if self.engine.connection_type != "cluster":
+            return None
+        found = dependencies.manifest(func, func_blob, blobs)
+        return found if found["modules"] or found["cannot_travel"] else None
 
     def _submit(self, submission: Submission) -> range:
         """Queue the jobs and register their callbacks."""
@@ -170,8 +193,39 @@ class Cloud:
         """Wait until the jobs finish. Raises CloudException for the first failed job found
         (unless ignore_errors) and CloudTimeoutError (``.jid`` = the pending jids) on timeout."""
         jid_list = flatten_jids(jids)
-        pending = self.engine.wait(jid_list, timeout, not ignore_errors)
+        pending = self._wait(jid_list, timeout, not ignore_errors, deadlock_check, "join")
         self._raise_for(jid_list, pending, ignore_errors)
+
+    def _wait(
+        self, jids: Any, timeout: float | None, stop_on_error: bool, deadlock_check: bool, name: str
+    ) -> list[int]:
+        """The engine's wait; inside a job with ``deadlock_check``, in slices, raising
+        CloudTimeoutError when the awaited jobs all stay queued DEADLOCK_SECONDS (PiCloud's
+        check: the workers that would run them are likely all waiting like this job)."""
+        engine = self.engine
+        if not (deadlock_check and runtime.running_on_cloud()):
+            return engine.wait(jids, timeout, stop_on_error)
+        patience = float(os.environ.get("PICLOUD_DEADLOCK_SECONDS") or DEADLOCK_SECONDS)
+
+        def error(pending: list[int]) -> Exception:
+            return CloudTimeoutError(
+                f"cloud.{name} detected possible dead-lock due to recursive jobs: the jobs this "
+                f"job waits for stayed queued for {patience:g} s, most likely because every "
+                "worker of their pool is busy with a job that waits like this one. Run the "
+                "inner jobs on another _type, or pass deadlock_check=False to wait anyway",
+                pending,
+            )
+
+        check = waits.DeadlockCheck(engine.statuses, patience, error)
+        return waits.in_slices(
+            lambda pending, seconds: engine.wait(pending, seconds, stop_on_error),
+            engine.statuses,
+            jids,
+            timeout,
+            stop_on_error,
+            DEADLOCK_POLL,
+            check,
+        )
 
     def _raise_for(self, jid_list: Any, pending: list[int], ignore_errors: bool) -> None:
         """After a wait: raise the first failed job's error (unless ignore_errors), then
@@ -195,7 +249,7 @@ class Cloud:
         Raises like ``join``. With ignore_errors, a failed job's slot holds its
         CloudException."""
         jid_list = flatten_jids(jids)
-        pending = self.engine.wait(jid_list, timeout, not ignore_errors)
+        pending = self._wait(jid_list, timeout, not ignore_errors, deadlock_check, "result")
         blobs = None if pending else self.engine.done_results(jid_list)
         if blobs is not None:
             loads = serialization.loads

@@ -50,6 +50,16 @@ def function(digest: str) -> str:
     return f"{PREFIX}func:{digest}"
 
 
+def source(api_key: str, digest: str) -> str:
+    """One version of a file of ``api_key``'s own modules (its sha256), shipped with jobs."""
+    return f"{PREFIX}src:{api_key}:{digest}"
+
+
+def bundle(api_key: str, digest: str) -> str:
+    """A manifest of ``api_key``'s own modules (JSON, by its sha256) that jobs import from."""
+    return f"{PREFIX}bundle:{api_key}:{digest}"
+
+
 def chunk(chunk_id: str) -> str:
     """The pickled argument blobs of one message's jobs, in jid order."""
     return f"{PREFIX}chunk:{chunk_id}"

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from picloud import config
+from picloud import config, runtime
 from picloud.client import Cloud
+from picloud.engines.base import Engine
 from picloud.engines.local.engine import LocalEngine
+from picloud.engines.relay import RelayEngine
 from picloud.jobs import finished_statuses
 
 
-def _engine() -> LocalEngine:
+def _engine() -> Engine:
+    """Local processes; inside a job of the local engine, the engine running it."""
+    if runtime.parent is not None:
+        return RelayEngine(runtime.parent, runtime.parent_type)
     settings = config.first_use()
     return LocalEngine(
         settings.effective_num_procs, "multiprocessing", settings.redirect_job_output
     )
 
 
-_cloud = Cloud(_engine, lambda: "multiprocessing")
+_cloud = Cloud(_engine, lambda: runtime.parent_type or "multiprocessing")
 
 call = _cloud.call
 map = _cloud.map

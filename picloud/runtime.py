@@ -19,6 +19,10 @@ job = _JobContext()
 #: In a sandbox: relays a call (method, arguments) to the job's supervisor, which serves it as
 #: the job's api key. The cloud API and cloud.files inside a job go through it.
 supervisor: Callable[..., Any] | None = None
+#: In a worker process of the local engine (simulator, cloud.mp): relays a call to the engine
+#: that runs the job, whose connection type is ``parent_type``.
+parent: Callable[..., Any] | None = None
+parent_type = ""
 
 
 def running_on_cloud() -> bool:

@@ -119,15 +119,27 @@ class Voucher:
     the digest of its arguments) and the submitting job's jid. Workers accept them while that
     job runs under the same key (workers.verify)."""
 
-    def __init__(self, api_key: str, root: dict[str, Any], root_digest: str, parent: int) -> None:
+    def __init__(
+        self,
+        api_key: str,
+        root: dict[str, Any],
+        root_digest: str,
+        parent: int,
+        bundle: str | None = None,
+    ) -> None:
         self.api_key = api_key
         self.vouch = {"spec": root, "digest": root_digest}
         self.parent = parent
+        #: the submitting job's own modules, which its jobs import too
+        self.bundle = bundle
 
     def spec_fields(
         self, first: int, count: int, payload_digest: str, spec: dict[str, Any]
     ) -> dict[str, Any]:
-        return {"vouch": self.vouch, "parent": self.parent}
+        found: dict[str, Any] = {"vouch": self.vouch, "parent": self.parent}
+        if self.bundle:
+            found["bundle"] = self.bundle
+        return found
 
 
 def verify(public_hex: str, signature_hex: str, text: bytes) -> bool:

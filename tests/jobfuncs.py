@@ -250,3 +250,17 @@ def hold_memory(megabytes: int) -> int:
     block = bytearray(megabytes << 20)
     block[::4096] = b"x" * len(block[::4096])
     return len(block)
+
+
+def fan_out(n: int) -> list[int]:
+    """A job that maps ``square`` over ``range(n)`` itself and returns the results."""
+    import cloud
+
+    return cloud.result(cloud.map(square, range(n)))
+
+
+def wait_on_inner_job(value: int) -> int:
+    """A job that waits on a job of its own pool (a dead-lock when every worker does this)."""
+    import cloud
+
+    return cloud.result(cloud.call(square, value))

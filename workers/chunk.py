@@ -9,6 +9,7 @@ the loss; a job over its pool's memory limit fails saying so; a killed job ends 
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -17,6 +18,7 @@ from celery.exceptions import Reject
 from picloud import accounting, keys, serialization, signing
 from picloud.engines.cluster import scripts
 from picloud.engines.cluster.patience import BROKER_FAULTS, patiently
+from picloud.engines.cluster.sources import SOURCE_SECONDS
 from picloud.execution import Outcome
 from picloud.jobs import JobStatus
 from picloud.options import wire_options
@@ -48,6 +50,8 @@ class ChunkRun:
         self.key = str(spec.get("key") or keys.ANY_OWNER)
         self.options = wire_options(spec["options"])
         self.queue = str(spec.get("queue") or "c1")
+        #: the job's own modules: (manifest digest, manifest), when they travel with it
+        self.manifest: tuple[str, dict[str, Any]] | None = None
 
     def run(self) -> None:
         """Run the chunk's claimable jobs."""
@@ -121,6 +125,7 @@ class ChunkRun:
             dict(spec["options"]),
             jobs,
             self.options.max_runtime,
+            self.manifest,
         )
 
     def _run_batch(self, sandbox: Sandbox, batch: Batch, reporter: _Reporter) -> Ended:
@@ -138,16 +143,16 @@ class ChunkRun:
         waiting: list[tuple[int, bytes]],
         reporter: _Reporter,
     ) -> list[tuple[int, bytes]]:
-        """The sandbox died running job ``lost.jid``, the jobs before it in ``waiting`` having
-        ended unreported: each is charged a run (and stays waiting to run again when it may),
-        or ends killed or over its memory limit; returns what still waits."""
+        """The sandbox died after job ``lost.jid`` started, the jobs before it in ``waiting``
+        having ended unreported: each is charged a run (and stays waiting to run again when it
+        may), or ends killed or over its memory limit; returns what still waits."""
         jids = [jid for jid, _ in waiting]
         ran = jids[: jids.index(lost.jid) + 1] if lost.jid in jids else []
         again: set[int] = set()
         started, took = lost.started, time.time() - lost.started
         for jid in ran:
-            running = jid == lost.jid
-            if running and lost.killed is not None:
+            running = jid == lost.jid and lost.running
+            if jid == lost.jid and lost.killed is not None:
                 reporter.done(jid, _ended(jid, JobStatus.KILLED, lost.killed, started, took))
             elif running and lost.memory:
                 pool = sandbox.pool
@@ -204,6 +209,9 @@ class ChunkRun:
         parent = spec.get("parent")
         if isinstance(parent, int):
             pipe.hmget(keys.job(parent), "status", "owner")
+        bundle = spec.get("bundle")
+        if bundle:
+            pipe.get(keys.bundle(self.key, str(bundle)))
         replies = pipe.execute()
         (claimed, restartable), payload, func_blob, key_record = replies[:4]
         extra = iter(replies[4:])
@@ -212,6 +220,9 @@ class ChunkRun:
         refusal = verify.problem(
             spec, context.trust, key_record, payload, func_blob, cron_record, parent_state
         )
+        if refusal is None and bundle:
+            self.manifest, why = _manifest(str(bundle), next(extra))
+            refusal = None if why is None else verify.REFUSED + why
         jids = [int(j) for j in claimed.split(b",")] if claimed else []
         return jids, restartable == b"1", payload, func_blob, refusal
 
@@ -243,6 +254,24 @@ class ChunkRun:
         return patiently(
             redis, lambda: scripts.run(redis, name, time.time(), *args), what, REPORT_PATIENCE
         )
+
+
+def _manifest(
+    digest: str, body: bytes | None
+) -> tuple[tuple[str, dict[str, Any]] | None, str | None]:
+    """The job's own modules' manifest as stored (digest checked), or why it cannot run."""
+    if body is None:
+        return None, (
+            "the job's own modules are no longer in the broker (they are kept "
+            f"{SOURCE_SECONDS // 86400} days after their last use): submit it again"
+        )
+    try:
+        found = json.loads(body) if signing.digest(body) == digest else None
+    except ValueError:
+        found = None
+    if not isinstance(found, dict) or not isinstance(found.get("modules", {}), dict):
+        return None, "the manifest of the job's own modules is not the one it was signed with"
+    return (digest, found), None
 
 
 def _rows(payload: bytes, count: int) -> list[bytes] | None:

@@ -8,9 +8,10 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from picloud import signing
+from picloud import keys, signing
 from picloud.engines import relay
 from picloud.engines.cluster.engine import ClusterEngine
+from picloud.engines.cluster.sources import SOURCE_SECONDS
 from picloud.exceptions import CloudException
 from picloud.files import store
 from picloud.files.names import check_name
@@ -29,6 +30,7 @@ class JobCalls:
         self.url = url
         self.key: str | None = None
         self._root: tuple[dict[str, Any], str] = ({}, "")
+        self._bundle: str | None = None
         self._engine: ClusterEngine | None = None
         self._files: dict[int, ByteStream] = {}
         self._handles = itertools.count(1)
@@ -42,6 +44,8 @@ class JobCalls:
             self.close()
             self.key = key
         self._root = (root, payload_digest if root is spec else str(spec["vouch"]["digest"]))
+        bundle = spec.get("bundle")
+        self._bundle = str(bundle) if bundle else None
 
     def end(self) -> None:
         """The job ended: the files it left open are closed."""
@@ -79,16 +83,33 @@ class JobCalls:
             return self._file_call(method[6:], args, channel, call_id)
         if method == "connection_info":  # where the broker is stays the supervisor's business
             return {"opened": True, "connection_type": "cluster", "api_key": self.key}
+        if method == "source":  # a file of the job's own modules
+            assert self.key is not None
+            return self._source(str(args.get("digest")))
         return relay.serve(self._engine_for(jid), method, args)
+
+    def _source(self, digest: str) -> bytes:
+        found = self._engine_now().redis.get(keys.source(str(self.key), digest))
+        if found is None:
+            raise CloudException(
+                f"a file of the job's own modules ({digest[:12]}...) is no longer in the broker "
+                f"(they are kept {SOURCE_SECONDS // 86400} days after their last use): submit "
+                "the job again"
+            )
+        return found
+
+    def _engine_now(self) -> ClusterEngine:
+        if self._engine is None:
+            voucher = signing.Voucher(str(self.key), *self._root, 0, self._bundle)
+            self._engine = ClusterEngine(self.url, signer=voucher, open_pickles=False)
+        return self._engine
 
     def _engine_for(self, jid: int) -> ClusterEngine:
         """This key's engine, its submissions vouched for by job ``jid``."""
         assert self.key is not None
-        voucher = signing.Voucher(self.key, *self._root, jid)
-        if self._engine is None:
-            self._engine = ClusterEngine(self.url, signer=voucher, open_pickles=False)
-        self._engine.signer = voucher
-        return self._engine
+        engine = self._engine_now()
+        engine.signer = signing.Voucher(self.key, *self._root, jid, self._bundle)
+        return engine
 
     def _file_call(self, what: str, args: dict[str, Any], channel: Channel, call_id: Any) -> Any:
         assert self.key is not None

@@ -70,13 +70,16 @@ class Calls(Protocol):
 
 
 class Lost(NamedTuple):
-    """A sandbox that died running job ``jid``: how, whether it looks like its memory, and the
-    kill reason when it was killed on purpose (``jid`` None: before any job of the batch)."""
+    """A sandbox that died after job ``jid`` of its batch started (``jid`` None: before any
+    did): how, whether it looks like its memory, the kill reason when it was killed on
+    purpose."""
 
     jid: int | None
     why: str
     memory: bool
     killed: str | None
+    #: whether job ``jid`` was still running (else it had ended, its report not sent yet)
+    running: bool = True
     #: when that job started (unix time, to within a report's interval)
     started: float = 0.0
 
@@ -91,6 +94,8 @@ class Batch:
     jobs: list[tuple[int, bytes]]
     #: ``_max_runtime`` of each job (minutes), or None
     max_runtime: int | None = None
+    #: the jobs' own modules (manifest digest, manifest), when they travel with them
+    manifest: tuple[str, dict[str, Any]] | None = None
 
 
 class Ended(NamedTuple):
@@ -207,7 +212,7 @@ class Sandbox:
         try:
             self._send(batch)
         except ChannelClosed as exc:  # it died before the batch reached it
-            return Ended(self._lost(None, streams, output, exc), True)
+            return Ended(self._lost(None, False, streams, output, exc), True)
         channel = self.channel
         _await_first_answer(channel)
         while ran.pending:
@@ -227,7 +232,7 @@ class Sandbox:
             try:
                 ended = self._handle(*channel.recv(), ran, done, output, calls)
             except (ChannelClosed, BadFrame) as exc:
-                lost = self._lost(ran.running(), streams, output, exc)
+                lost = self._lost(*ran.running(), streams, output, exc)
                 return Ended(lost._replace(started=ran.since), True)
             if ended is not None:
                 return ended
@@ -249,7 +254,7 @@ class Sandbox:
         if op == "out" and header.get("jid") in ran.pending and len(parts) == 1:
             output.write(int(header["jid"]), str(header.get("stream")), parts[0])
         elif op == "call":
-            calls.serve(header, parts, self.channel, self.current or ran.running() or 0)
+            calls.serve(header, parts, self.channel, self.current or ran.pending[0])
         elif op == "done":
             if not ran.ended(parts, done):
                 raise BadFrame("a report of jobs it was not running")
@@ -268,6 +273,10 @@ class Sandbox:
             "func": batch.func_digest,
             "options": batch.options,
             "jobs": [jid for jid, _ in batch.jobs],
+            "key": self.key,
+            "bundle": None
+            if batch.manifest is None
+            else {"digest": batch.manifest[0], "manifest": batch.manifest[1]},
         }
         blobs = [blob for _, blob in batch.jobs]
         self.channel.send(header, [b"" if known else batch.func_blob, *blobs])
@@ -293,7 +302,12 @@ class Sandbox:
         return True
 
     def _lost(
-        self, jid: int | None, streams: dict[int, str], output: Output, exc: Exception
+        self,
+        jid: int | None,
+        running: bool,
+        streams: dict[int, str],
+        output: Output,
+        exc: Exception,
     ) -> Lost:
         assert self.process is not None
         self.kill(None)  # it may live on without its channel (a job closed or garbled it)
@@ -312,7 +326,7 @@ class Sandbox:
             why = f"its sandbox (pid {self.pid}) was killed by signal {number} ({_signame(number)})"
         else:
             why = f"its sandbox (pid {self.pid}) exited with code {os.WEXITSTATUS(status)}"
-        return Lost(jid, why, memory and self._kill_reason is None, self._kill_reason)
+        return Lost(jid, why, memory and self._kill_reason is None, self._kill_reason, running)
 
     def kill(self, reason: str | None) -> None:
         """SIGKILL the sandbox and what it started (from any thread); ``reason`` is what the
@@ -394,13 +408,14 @@ class _Progress:
         #: when the first pending job started, as far as the reports tell (unix time)
         self.since = time.time()
 
-    def running(self) -> int | None:
-        """The job that was running (or about to) when the sandbox stopped answering: the one
-        its slot names if it is still pending, else the first pending one."""
-        last, _ = self._slot.now()
+    def running(self) -> tuple[int | None, bool]:
+        """(the last job of the batch that started, whether it was still running) when the
+        sandbox stopped answering, by its slot; (None, False) if none had started. The
+        pending jobs before it ran and ended, their reports not sent yet."""
+        last, state = self._slot.now()
         if last in self.pending:
-            return last
-        return self.pending[0] if self.pending else None
+            return last, state == RUNNING
+        return None, False
 
     def wait(self) -> float | None:
         """How long to wait for the sandbox before checking ``_max_runtime``."""

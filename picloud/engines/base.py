@@ -18,6 +18,8 @@ class Submission:
     func_name: str
     args_blobs: Sequence[bytes]
     options: JobOptions
+    #: the user's own modules the jobs need (picloud.dependencies), for engines that ship them
+    manifest: dict[str, Any] | None = None
 
 
 class Finished(NamedTuple):

@@ -10,11 +10,10 @@ results pass as the bytes they are; info's ``args`` and ``kwargs`` as the job's 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from picloud import exceptions, serialization
+from picloud import exceptions, serialization, waits
 from picloud.engines.base import Engine, Finished, Submission, Watcher
 from picloud.files import errors as files_errors
 from picloud.jobs import JobStatus
@@ -67,23 +66,11 @@ class RelayEngine:
         return [JobStatus(s) for s in self._call("statuses", {"jids": _jids(jids)})]
 
     def wait(self, jids: Sequence[int], timeout: float | None, stop_on_error: bool) -> list[int]:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pending = _jids(jids)
-        while True:
-            left = WAIT_SLICE if deadline is None else min(WAIT_SLICE, deadline - time.monotonic())
-            args = {"jids": pending, "timeout": max(0.0, left), "stop_on_error": stop_on_error}
-            still = self._call("wait", args)
-            if not still or (stop_on_error and self._failed_among(pending, still)):
-                return still
-            if deadline is not None and time.monotonic() >= deadline:
-                return still
-            pending = still
+        def once(pending: Sequence[int], seconds: float) -> list[int]:
+            args = {"jids": _jids(pending), "timeout": seconds, "stop_on_error": stop_on_error}
+            return self._call("wait", args)
 
-    def _failed_among(self, before: Sequence[int], still: list[int]) -> bool:
-        """Whether a job of ``before`` that is no longer pending failed."""
-        left = set(still)
-        ended = [j for j in before if j not in left]
-        return bool(ended) and any(s != JobStatus.DONE for s in self.statuses(ended))
+        return waits.in_slices(once, self.statuses, jids, timeout, stop_on_error, WAIT_SLICE)
 
     def results(self, jids: Sequence[int]) -> list[Finished]:
         found = self._call("results", {"jids": _jids(jids)})

@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from picloud import accounting, runtime, serialization
+from picloud import accounting, bundles, runtime, serialization
 from picloud.engines import relay
 from picloud.execution import Outcome, remote_traceback, run_job
 from picloud.jobs import JobStatus
@@ -132,7 +132,10 @@ class Server:
         self.slot = JobSlot(int(setup["slot"]))
         self.streams = JobStream(channel, "stdout"), JobStream(channel, "stderr")
         sys.stdout, sys.stderr = self.streams
-        self.functions: OrderedDict[str, Any] = OrderedDict()
+        self.functions: OrderedDict[tuple[str, str], Any] = OrderedDict()
+        self.bundle: bundles.Bundle | None = None
+        self.bundle_digest: str | None = None
+        self.manifest: dict[str, Any] | None = None
         self.meter = accounting.Meter()
         self.aside: list[Frame] = []
         self.skipped: set[int] = set()
@@ -154,8 +157,11 @@ class Server:
 
     def run(self, header: dict[str, Any], parts: list[bytes]) -> bool:
         """Run one batch; False when this sandbox must not run more (it hit its memory)."""
-        digest, jids = str(header["func"]), [int(j) for j in header["jobs"]]
+        jids = [int(j) for j in header["jobs"]]
         func_blob, blobs = parts[0], parts[1:]
+        bundle = header.get("bundle")
+        self._use(bundle, str(header.get("key", "")))
+        digest = (str(header["func"]), bundle["digest"] if bundle else "")
         if digest not in self.functions and not func_blob:
             self.channel.send({"op": "need"})  # evicted here: send it again
             return True
@@ -163,7 +169,9 @@ class Server:
         try:
             func = self._function(digest, func_blob)
         except Exception:
-            func, broken = None, "Could not depickle the job's function:\n" + remote_traceback()
+            broken = "Could not depickle the job's function:\n" + remote_traceback()
+            hint = bundles.explain_missing(broken, self.manifest, self.pool)
+            func, broken = None, broken if hint is None else f"{hint}\n\n{broken}"
         report = _Report(self.channel)
         checked = time.monotonic()
         for jid, blob in zip(jids, blobs):
@@ -204,6 +212,9 @@ class Server:
         exceeded = _memory_error(status, exception)
         if exceeded:
             exception = f"{accounting.over_limit(jid, self.pool, self.memory_mb)}\n\n{exception}"
+        elif exception and "ModuleNotFoundError" in exception:
+            hint = bundles.explain_missing(exception, self.manifest, self.pool)
+            exception = exception if hint is None else f"{hint}\n\n{exception}"
         return Outcome(jid, status, result, exception, started, took, profile, usage, exceeded)
 
     def _read_control(self) -> None:
@@ -218,7 +229,21 @@ class Server:
                 keep.append((header, parts))
         self.aside[:] = keep
 
-    def _function(self, digest: str, blob: bytes) -> Any:
+    def _use(self, bundle: dict[str, Any] | None, key: str) -> None:
+        """Import the batch's own modules from its bundle (fetched through the supervisor),
+        dropping the versions an earlier batch loaded."""
+        digest = bundle["digest"] if bundle else None
+        if digest == self.bundle_digest:
+            return
+        if self.bundle is not None:
+            self.bundle.uninstall()
+        self.bundle, self.bundle_digest, self.manifest = None, digest, None
+        if bundle is not None:
+            self.manifest = bundle["manifest"]
+            self.bundle = bundles.Bundle(self.manifest, _fetch_source, key)
+            self.bundle.install()
+
+    def _function(self, digest: tuple[str, str], blob: bytes) -> Any:
         func = self.functions.get(digest)
         if func is not None:
             self.functions.move_to_end(digest)
@@ -263,6 +288,12 @@ def _stay_awake(channel: Channel) -> None:
         if channel.buffered or select.select([channel], [], [], 0)[0]:
             return
         os.sched_yield()
+
+
+def _fetch_source(digest: str) -> bytes:
+    """A file of the jobs' own modules, from the broker through the supervisor."""
+    assert runtime.supervisor is not None
+    return bytes(runtime.supervisor("source", {"digest": digest}))
 
 
 def _has_children() -> bool:

@@ -25,6 +25,7 @@ from picloud.engines.cluster.info import pool_served, read_info
 from picloud.engines.cluster.messages import list_key, queue_name, task_message
 from picloud.engines.cluster.notices import FinishNotices
 from picloud.engines.cluster.patience import patiently
+from picloud.engines.cluster.sources import Sources
 from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
 from picloud.jids import describe_jids
 from picloud.jobs import JobStatus
@@ -87,6 +88,7 @@ class ClusterEngine:
         self.client_id = uuid.uuid4().hex
         self._chunk_ids = itertools.count()
         self._stored_functions: set[str] = set()
+        self._sources = Sources(self.redis, self.owner)
         self.notices = FinishNotices(lambda: broker.connect(url), keys.reply(self.client_id))
         self._closed = False
         #: the last RECENT_SUBMISSIONS submissions' jids (see _submitted_here)
@@ -127,6 +129,9 @@ class ClusterEngine:
         start = self._reserve(n)
         spec = {"func": digest, **granted_fields(options), "key": self.owner}
         spec["ts"] = int(time.time())  # signed: how old a message a running job descends from
+        if submission.manifest:  # the user's own modules travel with the jobs (signed too)
+            with self._broker_errors():
+                spec["bundle"] = self._sources.ship(submission.manifest)
         target = list_key(queue, options.priority)
         pipe = self.redis.pipeline(transaction=False)
         if digest not in self._stored_functions:

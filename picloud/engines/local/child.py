@@ -13,6 +13,7 @@ from typing import Any
 from picloud import runtime, serialization
 from picloud.accounting import Meter, Usage
 from picloud.engines.local.output import JobStream
+from picloud.engines.local.parent import ParentLink
 from picloud.exceptions import JobKilled
 from picloud.execution import Outcome, remote_traceback, run_job
 from picloud.jobs import JobStatus
@@ -187,10 +188,12 @@ class _Report:
 _DONE = JobStatus.DONE.value
 
 
-def child_main(conn: Connection, slot: Any, outdir: str | None) -> None:
+def child_main(conn: Connection, slot: Any, outdir: str | None, connection_type: str) -> None:
     """Entry point of a worker process (forked from the engine's process)."""
     runtime.in_worker = True
     child = _Child(conn, slot, outdir)
+    runtime.parent = ParentLink(conn, child.control).call
+    runtime.parent_type = connection_type
     if outdir:
         child.streams = (JobStream(outdir, "stdout"), JobStream(outdir, "stderr"))
         sys.stdout, sys.stderr = child.streams

@@ -19,6 +19,7 @@ from picloud.engines.base import Finished, Submission, Watcher
 from picloud.engines.local.child import REASON_MAX_RUNTIME, REASON_USER
 from picloud.engines.local.info import job_info
 from picloud.engines.local.output import remove_output
+from picloud.engines.local.parent import answer
 from picloud.engines.local.table import (
     DONE,
     FINISHED_CODES,
@@ -79,7 +80,7 @@ class LocalEngine:
         self._started = True
 
     def _add_worker(self) -> None:
-        worker = WorkerProcess(self._outdir)
+        worker = WorkerProcess(self._outdir, self.connection_type)
         self._workers.append(worker)
         self._idle.append(worker)
 
@@ -303,7 +304,11 @@ class LocalEngine:
         worker = next(w for w in self._workers if w.conn is conn)
         try:
             while conn.poll():
-                _, done, outcomes, chunk_done, exiting = conn.recv()
+                message = conn.recv()
+                if message[0] == "call":  # a job's own cloud call (picloud.engines.local.parent)
+                    answer(self, worker.send, message)
+                    continue
+                _, done, outcomes, chunk_done, exiting = message
                 self._record_done(worker, done)
                 self._record(worker, outcomes)
                 if exiting:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import threading
 from typing import Any
 
 from picloud.engines.local.child import (
@@ -26,12 +27,14 @@ _context = multiprocessing.get_context("fork")
 class WorkerProcess:
     """One forked worker and what the engine has given it."""
 
-    def __init__(self, outdir: str | None) -> None:
+    def __init__(self, outdir: str | None, connection_type: str) -> None:
         self.slot: Any = _context.RawArray("d", SLOT_SIZE)
         self.conn, child_conn = _context.Pipe(duplex=True)
+        #: sends come from the engine's threads and from the threads answering job calls
+        self._send_lock = threading.Lock()
         self.process = _context.Process(
             target=child_main,
-            args=(child_conn, self.slot, outdir),
+            args=(child_conn, self.slot, outdir, connection_type),
             daemon=True,
             name="picloud-local-worker",
         )
@@ -69,7 +72,11 @@ class WorkerProcess:
         options: WireOptions = batch.options.wire
         self.timed = options.max_runtime is not None
         self.busy = True
-        self.conn.send(("run", submission.func_blob, options, items))
+        self.send(("run", submission.func_blob, options, items))
+
+    def send(self, message: tuple) -> None:
+        with self._send_lock:
+            self.conn.send(message)
 
     def chunk_done(self) -> None:
         """The worker reported its chunk (jobs it skipped were never reported)."""
@@ -78,7 +85,7 @@ class WorkerProcess:
 
     def skip(self, jids: list[int]) -> None:
         """Tell the worker not to start these jobs of its current chunk."""
-        self.conn.send(("skip", jids))
+        self.send(("skip", jids))
         self.slot[CONTROL] += 1
 
     def interrupt(self, jid: int, reason: int, deadline: float) -> None:
@@ -109,7 +116,7 @@ class WorkerProcess:
 
     def stop(self) -> None:
         try:
-            self.conn.send(("stop",))
+            self.send(("stop",))
         except OSError:
             pass
         self.conn.close()
