@@ -70,13 +70,13 @@ def _gil_loop_size(cloud: Cloud, seconds: float) -> int:
 
 
 def test_r5_job_holding_the_gil_past_its_lease_runs_once(make_cluster, figures, full):
-    """One job that holds the GIL for ~4 leases (a single C call) runs exactly once."""
-    figures.scenario = "job holds the GIL for 4x the lease"
+    """One job that holds the GIL for ~5 leases (a single C call) runs exactly once."""
+    figures.scenario = "job holds the GIL for 5x the lease"
     lease = 6.0 if full else LEASE
     cluster = make_cluster(2, lease=lease)
     cloud = cluster.cloud()
-    jid = cloud.call(jobs.hold_gil, cluster.jobdir, _gil_loop_size(cloud, 4 * lease))
-    found = settle(cloud, [jid], timeout=4 * lease * 4 + 30)
+    jid = cloud.call(jobs.hold_gil, cluster.jobdir, _gil_loop_size(cloud, 5 * lease))
+    found = settle(cloud, [jid], timeout=5 * lease * 4 + 30)
     wait_for(lambda: cluster.ledger.executions([jid])[jid] > 1, lease)  # a late second run
     runs = cluster.ledger.executions([jid])
     figures.count(runs, found)
