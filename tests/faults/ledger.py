@@ -54,6 +54,19 @@ class Ledger:
         wanted = set(jids)
         return Counter(r.jid for r in self.starts() if r.jid in wanted)
 
+    def reruns_outside(self, pids: Iterable[int]) -> list[int]:
+        """jids that started again after a run in a process not among ``pids`` (the killed
+        ones): a re-run nothing justifies."""
+        dead = set(pids)
+        runs: dict[int, list[Record]] = {}
+        for record in self.starts():
+            runs.setdefault(record.jid, []).append(record)
+        return sorted(
+            jid
+            for jid, made in runs.items()
+            if any(r.pid not in dead for r in sorted(made, key=lambda r: r.time)[:-1])
+        )
+
     def interrupted(self, pids: Iterable[int]) -> set[int]:
         """jids that started in one of ``pids`` and did not end there (running when the
         process died)."""
