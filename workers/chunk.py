@@ -63,8 +63,14 @@ class ChunkRun:
             raise Reject(f"the broker stayed unreachable: {exc}", requeue=True) from exc
 
     def _run(self) -> None:
+        self.context.slot.begin_chunk(self.first)
+        try:
+            self._claimed_run()
+        finally:
+            self.context.slot.end_chunk()
+
+    def _claimed_run(self) -> None:
         context = self.context
-        context.slot.begin_chunk(self.first)
         claimed = patiently(
             context.redis, self._claim, f"claiming chunk {self.chunk}", CLAIM_PATIENCE
         )

@@ -54,6 +54,11 @@ class Slot:
         self.first = first
         _LAYOUT.pack_into(self._map, 0, first, 0, IDLE)
 
+    def end_chunk(self) -> None:
+        """No chunk runs here now (a chunk's lease that expires then is no longer held)."""
+        self.first = 0
+        _LAYOUT.pack_into(self._map, 0, 0, 0, IDLE)
+
     def started(self, jid: int) -> None:
         _LAYOUT.pack_into(self._map, 0, self.first, jid, RUNNING)
 

@@ -115,9 +115,9 @@ class Reaper:
             return 0
         expired = client.zrangebyscore(keys.LEASES, "-inf", time.time())
         for chunk in expired:
-            holder = client.hget(keys.chunk_message(chunk.decode()), "owner")
-            if holder is not None and runs_here(holder.decode()):
-                # a slow renewal (a loaded host), not a lost worker: its process still runs
+            holder, first = client.hmget(keys.chunk_message(chunk.decode()), "owner", "first")
+            if holder is not None and first is not None and runs_here(holder.decode(), int(first)):
+                # a slow renewal (a loaded host), not a lost worker: its process still runs it
                 client.zadd(keys.LEASES, {chunk: time.time() + leases.LEASE_SECONDS}, xx=True)
                 continue
             requeued = scripts.run(
@@ -140,13 +140,18 @@ class Reaper:
         return len(expired)
 
 
-def runs_here(owner: str) -> bool:
-    """True when ``owner`` (``node@host/pid``) is a worker process alive on this host."""
+def runs_here(owner: str, first: int) -> bool:
+    """True when ``owner`` (``node@host/pid``) is a worker process alive on this host that
+    runs the chunk starting at ``first`` now (its slot says so: a process that gave the chunk
+    up, or lost the reply to its claim, does not hold it any more)."""
     node, _, pid = owner.rpartition("/")
     if node.rpartition("@")[2] != socket.gethostname() or not pid.isdigit():
         return False
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            return b"celery" in handle.read()
+            if b"celery" not in handle.read():
+                return False
     except OSError:
         return False
+    found = progress.read(int(pid))
+    return found is not None and found.first == first

@@ -39,6 +39,8 @@ from workers.progress import Slot, own_slot
 log = logging.getLogger("picloud.worker")
 #: Seconds a new sandbox gets to confine itself and say it is ready.
 START_TIMEOUT = 60.0
+#: Starts tried for a sandbox that dies while it starts, before its jobs are told.
+START_ATTEMPTS = 3
 #: A sandbox that died having used this share of its memory limit is taken to have hit it.
 NEAR_LIMIT = 0.9
 #: Seconds a supervisor polls for a batch's first answer before it sleeps on the channel.
@@ -53,6 +55,10 @@ _NUMBERS = (int, float)
 
 class SandboxError(Exception):
     """A sandbox could not be started or confined."""
+
+
+class ConfinementRefused(SandboxError):
+    """The sandbox itself said a step of its confinement failed (it did not merely die)."""
 
 
 class Output(Protocol):
@@ -184,7 +190,8 @@ class Sandbox:
             header = {"error": f"it exited ({exc}): {self._stderr_now()}"}
         if header.get("op") != "ready":
             self.stop()
-            raise SandboxError(f"the sandbox could not be set up: {header.get('error')}")
+            refused = ConfinementRefused if header.get("op") == "failed" else SandboxError
+            raise refused(f"the sandbox could not be set up: {header.get('error')}")
 
     def _stderr_now(self) -> str:
         assert self.process is not None and self.process.stderr is not None
@@ -514,19 +521,26 @@ class Keeper:
                 self._changed.notify_all()
 
     def _started(self, identity: Identity) -> tuple[Sandbox | None, SandboxError | None]:
-        """A started sandbox on ``identity``, falling back once to no private mounts."""
-        sandbox = Sandbox(self.pool, identity, self.private_mounts)
-        try:
-            sandbox.start()
-            return sandbox, None
-        except SandboxError as exc:
-            if not self.private_mounts:
-                return None, exc
-            log.warning("picloud: %s; sandboxes now run without private mounts", exc)
-            self.private_mounts = False
-            return self._started(identity)
-        except OSError as exc:
-            return None, SandboxError(f"the sandbox could not be started: {exc}")
+        """A started sandbox on ``identity``. One that died starting (killed, say) is started
+        again, up to START_ATTEMPTS times; one whose private mounts the host refuses makes
+        this process fall back to none, once."""
+        error: SandboxError | None = None
+        for _ in range(START_ATTEMPTS):
+            sandbox = Sandbox(self.pool, identity, self.private_mounts)
+            try:
+                sandbox.start()
+                return sandbox, None
+            except ConfinementRefused as exc:
+                if not self.private_mounts:
+                    return None, exc
+                log.warning("picloud: %s; sandboxes now run without private mounts", exc)
+                self.private_mounts = False
+                error = exc
+            except SandboxError as exc:
+                error = exc
+            except OSError as exc:
+                return None, SandboxError(f"the sandbox could not be started: {exc}")
+        return None, error
 
 
 _keepers: dict[tuple[int, str], Keeper] = {}

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 import warnings
 
 import pytest
 import redis
 
+from picloud import keys
 from picloud.client import Cloud
+from picloud.engines.cluster import scripts
 from picloud.exceptions import CloudException, NoWorkerWarning
 from tests import jobfuncs as jf
 from tests.services import Worker, keyed_engine, redis_server, wait_until
@@ -128,6 +131,32 @@ def test_pool_without_worker_warns_and_info_says_so(client):
     assert client.status(jid) == "queued"
     assert "no worker serves pool 'c2.nobody'" in client.info(jid, "worker")[jid]["worker"]
     client.kill(jid)
+
+
+def test_a_claim_whose_reply_was_lost_is_neither_lost_nor_held_for_ever(client, cluster):
+    """A cut connection can lose the reply to a claim that ran: the pool process asking again
+    gets the same jobs, and one that gave the chunk up without running it (its lease left to
+    expire while the process lives on, idle) has them handed on by the reaper."""
+    with pytest.warns(NoWorkerWarning):
+        jid = client.call(jf.square, 2, _type="c2", _env="nobody")
+    broker = redis.Redis.from_url(cluster.url)
+    chunk, key = (v.decode() for v in broker.hmget(keys.job(jid), "chunk", "owner"))
+    idle = cluster.workers["s1"].children()[0]  # a live pool process that does not run it
+    owner = f"s1-lost@{socket.gethostname()}/{idle}"
+
+    def claim() -> bytes:
+        expiry = time.time() + 0.5
+        return scripts.run(broker, "claim", time.time(), owner, jid, 1, expiry, chunk, key)[0]
+
+    try:
+        assert claim() == str(jid).encode()
+        assert claim() == str(jid).encode(), "asked again, the claimer lost its own jobs"
+        wait_until(
+            lambda: broker.hget(keys.job(jid), "status") == b"queued", 20, "the job handed on"
+        )
+    finally:
+        client.kill(jid)
+        broker.close()
 
 
 def test_result_that_cannot_be_unpickled_on_the_client(client):
