@@ -49,10 +49,14 @@ def _default_engine() -> Engine:
         return RelayEngine(runtime.parent, runtime.parent_type)
     settings = config.first_use()
     url = None if settings.use_simulator else broker.configured_broker_url()
-    if url is None:
-        return _simulator()
     key, secret = broker.credentials(settings)
-    return ClusterEngine(url, key, secret)
+    if url is not None:
+        return ClusterEngine(url, key, secret)
+    if broker.through_server(settings):
+        from picloud.engines.http import HttpEngine
+
+        return HttpEngine(settings.server_url, key, secret)
+    return _simulator()
 
 
 def _default_type() -> str:
@@ -62,7 +66,7 @@ def _default_type() -> str:
         return runtime.parent_type
     settings = config.current()
     configured = not settings.use_simulator and broker.configured_broker_url()
-    return "cluster" if configured else "simulation"
+    return "cluster" if configured or broker.through_server(settings) else "simulation"
 
 
 _cloud = Cloud(_default_engine, _default_type)
@@ -151,6 +155,7 @@ def connection_info() -> dict[str, Any]:
     settings = config.current()
     if info["connection_type"] == "cluster":
         key, secret = broker.credentials(settings)
+        info.setdefault("transport", "broker")
         info.setdefault("broker_url", broker.redact(broker.configured_broker_url() or ""))
         info.setdefault("api_key", key)
         info["api_secretkey"] = "***" if secret != defaults.API_SECRETKEY else None

@@ -66,6 +66,16 @@ def credentials(settings: config.Settings) -> tuple[str, str]:
     return settings.api_key, settings.api_secretkey
 
 
+def through_server(settings: config.Settings) -> bool:
+    """Whether jobs and files go to the fleet through server_url: no broker configured, but a
+    server and an api key with its secret (a user off the cluster's network, as PiCloud's
+    were)."""
+    if settings.use_simulator or not settings.server_url or configured_broker_url():
+        return False
+    key, secret = credentials(settings)
+    return key != defaults.API_KEY and secret != defaults.API_SECRETKEY
+
+
 def configured_broker_url() -> str | None:
     """PICLOUD_BROKER_URL / cloudconf.py's broker_url, else a running local fleet's."""
     return config.current().broker_url or running_fleet_url()

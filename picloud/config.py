@@ -85,6 +85,7 @@ class Settings:
     use_gzip: bool = defaults.USE_GZIP
     http_close: bool = defaults.HTTP_CLOSE
     proxy_server: str = defaults.PROXY_SERVER
+    server_ca_file: str = defaults.SERVER_CA_FILE
 
     @classmethod
     def load(cls, environ: dict[str, str] | None = None, config_dir: str | None = None) -> Settings:

@@ -102,6 +102,9 @@ HTTP_CLOSE = False
 #: An http/https proxy for server_url (host:port or user:password@host:port); empty = the
 #: HTTP_PROXY/HTTPS_PROXY environment variables, if set.
 PROXY_SERVER = ""
+#: A CA bundle (PEM file) that verifies server_url's HTTPS certificate (a self-signed or
+#: in-house CA); empty = the system's CAs.
+SERVER_CA_FILE = ""
 
 # --- not settings -----------------------------------------------------------------------------
 #: Characters of stdout/stderr that ``info`` returns (the tail).

@@ -4,6 +4,7 @@ and out, the server's error text raised as CloudException."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from picloud import broker, config, defaults
@@ -35,6 +36,12 @@ class ApiClient:
             self.session.proxies = {"http": proxy, "https": proxy}
         if settings.http_close:
             self.session.headers["Connection"] = "close"
+        if settings.server_ca_file:
+            if not os.path.isfile(settings.server_ca_file):
+                raise CloudException(
+                    f"setting server_ca_file names {settings.server_ca_file!r}, which is not a file"
+                )
+            self.session.verify = settings.server_ca_file
 
     def close(self) -> None:
         """Close the connections this client keeps open (each pool's too: a pool a traceback

@@ -20,17 +20,22 @@ import picloud.config
 import picloud.mp
 from picloud.client import Cloud
 from picloud.engines.base import Engine
+from picloud.engines.http import HttpEngine
 from picloud.engines.local import LocalEngine
 from tests.jobfuncs import Gate
 from tests.services import (
     REPO,
+    TEST_API_KEY,
     TEST_AUTHORITY,
+    TEST_SECRET,
     Worker,
     install_test_authority,
     keyed_engine,
     picloud_env,
     redis_server,
+    register_key,
 )
+from tests.webserver import WebServer
 from workers.pools import POOLS
 
 #: Test folders live here, not under /tmp: a job's sandbox has a /tmp of its own, and jobs
@@ -39,8 +44,9 @@ SHARED_TEMP = REPO / ".pytest-tmp"
 SHARED_TEMP.mkdir(exist_ok=True)
 os.environ.setdefault("PYTEST_DEBUG_TEMPROOT", str(SHARED_TEMP))
 
-#: Engines every conformance test runs on.
-ENGINE_NAMES = ["local", "cluster"]
+#: Engines every conformance test runs on: the simulator, the fleet through its broker, and
+#: the fleet through the web UI's HTTP API (a client with no broker URL and no fleet.json).
+ENGINE_NAMES = ["local", "cluster", "http"]
 #: Worker processes per engine: small, so the tests can keep every worker busy.
 NUM_PROCS = 2
 
@@ -117,6 +123,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
                 worker.stop()
 
 
+@pytest.fixture(scope="session")
+def web(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebServer]:
+    """The web UI as a real server (gunicorn) on the session's fleet, with the tests' key."""
+    client = redis.Redis.from_url(cluster.url)
+    register_key(client)
+    client.close()
+    server = WebServer(cluster.url, tmp_path_factory.mktemp("web"), (TEST_API_KEY, TEST_SECRET))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def fleet(cluster: Cluster) -> Iterator[redis.Redis]:
     """The session's fleet, with picloud (the web UI's side too) pointed at its broker."""
@@ -127,7 +144,7 @@ def fleet(cluster: Cluster) -> Iterator[redis.Redis]:
 
 
 #: What ``connection_info()['connection_type']`` says for each engine.
-CONNECTION_TYPES = {"local": "simulation", "cluster": "cluster"}
+CONNECTION_TYPES = {"local": "simulation", "cluster": "cluster", "http": "cluster"}
 
 
 @pytest.fixture(params=ENGINE_NAMES)
@@ -141,6 +158,9 @@ def engine_factory(engine: str, request: pytest.FixtureRequest) -> Callable[[], 
     """What ``Cloud`` needs to open an engine of the test's kind."""
     if engine == "local":
         return lambda: LocalEngine(num_procs=NUM_PROCS, connection_type="simulation")
+    if engine == "http":
+        url = request.getfixturevalue("web").url
+        return lambda: HttpEngine(url, TEST_API_KEY, TEST_SECRET)
     return keyed_engine(request.getfixturevalue("cluster").url)
 
 

@@ -97,3 +97,7 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"picloud": {"handlers": ["console"], "level": "INFO"}},
 }
+
+#: Requests per second one API key may make to the HTTP API (in each server process); above
+#: it the API answers 429 with Retry-After. ``PICLOUD_API_RATE`` sets it.
+PICLOUD_API_RATE = int(os.environ.get("PICLOUD_API_RATE") or 500)

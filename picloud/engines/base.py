@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -20,6 +20,9 @@ class Submission:
     options: JobOptions
     #: the user's own modules the jobs need (picloud.dependencies), for engines that ship them
     manifest: dict[str, Any] | None = None
+    #: the bytes of files the manifest names, by digest, where the engine cannot read them
+    #: itself (a server submitting for an HTTP client); others come from picloud.dependencies
+    sources: Mapping[str, bytes] | None = None
 
 
 class Finished(NamedTuple):

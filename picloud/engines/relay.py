@@ -47,20 +47,23 @@ _ERRORS = {
 class RelayEngine:
     """The Engine protocol over a transport to the engine that really runs the jobs."""
 
-    def __init__(self, transport: Transport, connection_type: str) -> None:
+    def __init__(
+        self, transport: Transport, connection_type: str, wait_slice: float = WAIT_SLICE
+    ) -> None:
         self._call = transport
         self.connection_type = connection_type
+        self._wait_slice = wait_slice
 
     def submit(self, submission: Submission) -> range:
-        return self._call(
-            "submit",
-            {
-                "func": submission.func_blob,
-                "name": submission.func_name,
-                "rows": list(submission.args_blobs),
-                "options": reserved_of(submission.options),
-            },
-        )
+        args = {
+            "func": submission.func_blob,
+            "name": submission.func_name,
+            "rows": list(submission.args_blobs),
+            "options": reserved_of(submission.options),
+        }
+        if submission.manifest:
+            args["manifest"] = submission.manifest
+        return self._call("submit", args)
 
     def statuses(self, jids: Sequence[int]) -> list[JobStatus]:
         return [JobStatus(s) for s in self._call("statuses", {"jids": _jids(jids)})]
@@ -70,7 +73,7 @@ class RelayEngine:
             args = {"jids": _jids(pending), "timeout": seconds, "stop_on_error": stop_on_error}
             return self._call("wait", args)
 
-        return waits.in_slices(once, self.statuses, jids, timeout, stop_on_error, WAIT_SLICE)
+        return waits.in_slices(once, self.statuses, jids, timeout, stop_on_error, self._wait_slice)
 
     def results(self, jids: Sequence[int]) -> list[Finished]:
         found = self._call("results", {"jids": _jids(jids)})
@@ -115,13 +118,25 @@ def _jids(jids: Sequence[int]) -> Any:
     return jids if isinstance(jids, range) else [int(j) for j in jids]
 
 
-def serve(engine: Engine, method: str, args: dict[str, Any]) -> Any:
-    """Run one relayed request on ``engine``; what it returns, ready to pack. Raises what the
-    engine raises, and CloudException for a request no RelayEngine makes."""
+def serve(
+    engine: Engine,
+    method: str,
+    args: dict[str, Any],
+    longest_wait: float = WAIT_SLICE,
+    shipping: bool = False,
+) -> Any:
+    """Run one relayed request on ``engine``; what it returns, ready to pack. A wait blocks
+    at most ``longest_wait`` seconds; a submission brings the user's own modules (a manifest
+    and the sources it names) only when ``shipping``. Raises what the engine raises, and
+    CloudException for a request no RelayEngine makes."""
     handler = _HANDLERS.get(method)
     if handler is None:
-        raise exceptions.CloudException(f"the supervisor has no call {method!r}")
+        raise exceptions.CloudException(f"there is no call {method!r}")
     try:
+        if method == "wait":
+            args = {**args, "timeout": min(longest_wait, float(args["timeout"]))}
+        if method == "submit":
+            return _submit(engine, args, shipping)
         return handler(engine, args)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, exceptions.CloudException):
@@ -129,12 +144,20 @@ def serve(engine: Engine, method: str, args: dict[str, Any]) -> Any:
         raise exceptions.CloudException(f"a malformed {method!r} call: {exc!r}") from None
 
 
-def _submit(engine: Engine, args: dict[str, Any]) -> range:
+def _submit(engine: Engine, args: dict[str, Any], shipping: bool = False) -> range:
     rows = args["rows"]
     if not isinstance(args["func"], bytes) or not all(isinstance(r, bytes) for r in rows):
         raise TypeError("the function and rows must be bytes")
     options = parse_options(dict(args["options"]))
-    return engine.submit(Submission(args["func"], str(args["name"]), rows, options))
+    manifest, sources = (args.get("manifest"), args.get("sources")) if shipping else (None, None)
+    if manifest is not None and not isinstance(manifest, dict):
+        raise TypeError("the manifest must be an object")
+    if sources is not None and not (
+        isinstance(sources, dict) and all(isinstance(v, bytes) for v in sources.values())
+    ):
+        raise TypeError("the sources must be an object of bytes")
+    submission = Submission(args["func"], str(args["name"]), rows, options, manifest, sources)
+    return engine.submit(submission)
 
 
 def _info(engine: Engine, args: dict[str, Any]) -> dict[int, dict[str, Any]]:
@@ -159,11 +182,9 @@ def _checked_jids(args: dict[str, Any]) -> Sequence[int]:
 
 
 _HANDLERS: dict[str, Callable[[Engine, dict[str, Any]], Any]] = {
-    "submit": _submit,
+    "submit": _submit,  # (served with serve's shipping flag)
     "statuses": lambda e, a: [s.value for s in e.statuses(_checked_jids(a))],
-    "wait": lambda e, a: e.wait(
-        _checked_jids(a), min(WAIT_SLICE, float(a["timeout"])), bool(a["stop_on_error"])
-    ),
+    "wait": lambda e, a: e.wait(_checked_jids(a), float(a["timeout"]), bool(a["stop_on_error"])),
     "results": lambda e, a: [list(f) for f in e.results(_checked_jids(a))],
     "done_results": lambda e, a: e.done_results(_checked_jids(a)),
     "info": _info,

@@ -66,12 +66,25 @@ class Store(Protocol):
 def current_store() -> Store:
     """The store for the settings in force (built on first use in this process, then reused);
     the key is the one jobs are signed with (the local fleet's when none is set). Inside a
-    job's sandbox: the job's key's files, through its supervisor."""
+    job's sandbox: the job's key's files, through its supervisor; for a client that reaches
+    the fleet only through server_url, through the server."""
     if runtime.supervisor is not None:
         from picloud.files.relayed import RelayedStore
 
         return RelayedStore(runtime.supervisor)
-    return store_of(broker.credentials(config.current())[0])
+    settings = config.current()
+    if not settings.s3_endpoint and broker.through_server(settings):
+        return _served(os.getpid(), settings)
+    return store_of(broker.credentials(settings)[0])
+
+
+@functools.lru_cache(maxsize=4)
+def _served(pid: int, settings: Settings) -> Store:
+    """The files of the configured key through server_url (one client per process)."""
+    from picloud import http
+    from picloud.files.served import ServedStore
+
+    return ServedStore(http.api_client())
 
 
 def store_of(api_key: str) -> Store:

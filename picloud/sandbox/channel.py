@@ -11,13 +11,14 @@ import json
 import socket
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 _PREFIX = struct.Struct("!II")  # header length, number of parts
 _LENGTH = struct.Struct("!Q")
-MAX_HEADER = 4 << 20
-MAX_PARTS = 4096
+#: A frame's header size and part count at most (a map of a million jobs is one frame).
+MAX_HEADER = 64 << 20
+MAX_PARTS = 4 << 20
 #: Bytes of all parts of one frame at most (a job's result above it fails the job).
 MAX_FRAME = 1 << 30
 #: Frames with parts smaller than this in all go out in one write.
@@ -54,9 +55,7 @@ class Channel:
         return bool(self._held)
 
     def send(self, header: dict[str, Any], parts: Sequence[bytes] = ()) -> None:
-        data = json.dumps(header, separators=(",", ":")).encode()
-        lengths = b"".join([_LENGTH.pack(len(part)) for part in parts])
-        head = _PREFIX.pack(len(data), len(parts)) + lengths + data
+        head = frame_head(header, parts)
         small = sum(map(len, parts)) < _JOINED
         with self._send_lock:
             try:
@@ -70,24 +69,7 @@ class Channel:
                 raise ChannelClosed(str(exc)) from None
 
     def recv(self) -> Frame:
-        size, count = _PREFIX.unpack(self._exact(_PREFIX.size))
-        if size > MAX_HEADER or count > MAX_PARTS:
-            raise BadFrame(f"a frame header of {size} bytes with {count} parts")
-        lengths = list(struct.unpack(f"!{count}Q", self._exact(_LENGTH.size * count)))
-        if sum(lengths) > MAX_FRAME:
-            raise BadFrame(f"a frame of {sum(lengths):,} bytes (at most {MAX_FRAME:,})")
-        try:
-            header = json.loads(self._exact(size))
-        except ValueError as exc:
-            raise BadFrame(f"a frame header that is not JSON: {exc}") from None
-        if not isinstance(header, dict):
-            raise BadFrame("a frame header that is not an object")
-        body = memoryview(self._exact(sum(lengths)))
-        parts, at = [], 0
-        for length in lengths:
-            parts.append(bytes(body[at : at + length]))
-            at += length
-        return header, parts
+        return read_frame(self._exact)
 
     def _exact(self, size: int) -> bytes:
         held = self._held
@@ -105,6 +87,63 @@ class Channel:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def frame_head(header: dict[str, Any], parts: Sequence[bytes]) -> bytes:
+    """The bytes of a frame before its parts."""
+    data = json.dumps(header, separators=(",", ":")).encode()
+    lengths = b"".join([_LENGTH.pack(len(part)) for part in parts])
+    return _PREFIX.pack(len(data), len(parts)) + lengths + data
+
+
+def read_frame(exact: Callable[[int], bytes]) -> Frame:
+    """One frame, read by ``exact(n)`` (n bytes or an error); BadFrame if it breaks the format
+    or its limits (checked before anything is allocated)."""
+    size, count = _PREFIX.unpack(exact(_PREFIX.size))
+    if size > MAX_HEADER or count > MAX_PARTS:
+        raise BadFrame(f"a frame header of {size} bytes with {count} parts")
+    lengths = list(struct.unpack(f"!{count}Q", exact(_LENGTH.size * count)))
+    if sum(lengths) > MAX_FRAME:
+        raise BadFrame(f"a frame of {sum(lengths):,} bytes (at most {MAX_FRAME:,})")
+    try:
+        header = json.loads(exact(size))
+    except ValueError as exc:
+        raise BadFrame(f"a frame header that is not JSON: {exc}") from None
+    if not isinstance(header, dict):
+        raise BadFrame("a frame header that is not an object")
+    body = memoryview(exact(sum(lengths)))
+    parts, at = [], 0
+    for length in lengths:
+        parts.append(bytes(body[at : at + length]))
+        at += length
+    return header, parts
+
+
+def encode_frame(header: dict[str, Any], parts: Sequence[bytes] = ()) -> bytes:
+    """A whole frame as bytes (an HTTP body)."""
+    return b"".join([frame_head(header, parts), *parts])
+
+
+def decode_frame(data: bytes) -> Frame:
+    """The frame ``data`` holds, all of it; BadFrame for anything else."""
+    view = memoryview(data)
+    at = 0
+
+    def exact(size: int) -> bytes:
+        nonlocal at
+        if at + size > len(view):
+            raise BadFrame(f"a frame cut short: {len(view)} bytes")
+        taken = bytes(view[at : at + size])
+        at += size
+        return taken
+
+    try:
+        frame = read_frame(exact)
+    except struct.error as exc:
+        raise BadFrame(f"a frame cut short: {exc}") from None
+    if at != len(view):
+        raise BadFrame(f"{len(view) - at} bytes after the frame")
+    return frame
 
 
 def pack(value: Any, parts: list[bytes]) -> Any:

@@ -11,12 +11,14 @@ import datetime
 import functools
 import hashlib
 import logging
+import math
 import re
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
+from django.conf import settings as django_settings
 from django.contrib.auth import authenticate as authenticate_user
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
@@ -41,7 +43,18 @@ GOOD_LOGIN_SECONDS = 30
 LAST_USED_STEP = datetime.timedelta(seconds=60)
 _good: dict[tuple[str, str], tuple[float, int]] = {}
 
+#: Seconds a client is asked to wait when the broker is unreachable.
+UNAVAILABLE_RETRY_AFTER = 1
+
 View = Callable[..., HttpResponse]
+
+
+class RateLimited(ApiError):
+    """The key made more requests this second than the server allows."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(429, "too many requests for this API key; slow down")
+        self.seconds = seconds
 
 
 def _credentials(request: HttpRequest, shape: str) -> tuple[str, str]:
@@ -91,11 +104,26 @@ def api_key_of(request: HttpRequest) -> ApiKey:
         _count_failure(request)
         raise ApiError(401, f"unknown or inactive API key {key!r}, or a wrong secret")
     _good[token] = (time.monotonic() + GOOD_LOGIN_SECONDS, found.pk)
+    _limit_rate(found.key)
     now = timezone.now()
     if found.last_used is None or now - found.last_used >= LAST_USED_STEP:
         ApiKey.objects.filter(pk=found.pk).update(last_used=now)
     request.api_secret = secret  # type: ignore[attr-defined]  (signs jobs submitted for it)
     return found
+
+
+def _limit_rate(key: str) -> None:
+    """At most settings.PICLOUD_API_RATE requests per second per api key (in each server
+    process): above it, 429 with Retry-After."""
+    window = int(time.time())
+    counter = f"picloud-api-rate:{key}:{window}"
+    cache.add(counter, 0, 2)
+    try:
+        count = cache.incr(counter)
+    except ValueError:  # expired between add and incr
+        return
+    if count > django_settings.PICLOUD_API_RATE:
+        raise RateLimited(window + 1 - time.time())
 
 
 def user_of(request: HttpRequest) -> Any:
@@ -113,6 +141,10 @@ def _answer(view: View, request: HttpRequest, *args: Any, **kwargs: Any) -> Http
     """Run ``view``; every refusal (and any surprise) becomes a JSON answer."""
     try:
         return view(request, *args, **kwargs)
+    except RateLimited as exc:
+        answer = error(429, str(exc), retry=True)
+        answer["Retry-After"] = str(max(1, math.ceil(exc.seconds)))
+        return answer
     except ApiError as exc:
         return error(exc.status, str(exc), exc.code)
     except NoSuchJobError as exc:
@@ -128,7 +160,7 @@ def _answer(view: View, request: HttpRequest, *args: Any, **kwargs: Any) -> Http
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         return _unavailable(request, exc)
     except CloudException as exc:
-        if _BROKER_TROUBLE.search(str(exc.parameter)):
+        if broker_trouble(exc):
             return _unavailable(request, exc.parameter)
         return error(400, str(exc.parameter))
     except Exception:
@@ -140,10 +172,17 @@ def _answer(view: View, request: HttpRequest, *args: Any, **kwargs: Any) -> Http
 _BROKER_TROUBLE = re.compile(r"^(cannot reach|lost) the broker")
 
 
+def broker_trouble(exc: CloudException) -> bool:
+    """Whether ``exc`` says the broker is unreachable (not the caller's fault)."""
+    return bool(_BROKER_TROUBLE.search(str(exc.parameter)))
+
+
 def _unavailable(request: HttpRequest, problem: Any) -> HttpResponse:
     """The broker is unreachable: nothing the caller did wrong (503, worth a retry)."""
     log.warning("HTTP API: %s %s: %s", request.method, request.path, problem)
-    return error(503, f"the job service is unavailable: {problem}", retry=True)
+    answer = error(503, f"the job service is unavailable: {problem}", retry=True)
+    answer["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+    return answer
 
 
 def _check_method(request: HttpRequest, methods: Iterable[str] | None) -> None:

@@ -40,7 +40,7 @@ def _entry(request: HttpRequest) -> _Entry:
         if found is not None:
             _entries.move_to_end(token)
             return found
-    made = _Entry(ClusterEngine(url, key, secret))  # connects: outside the lock
+    made = _Entry(ClusterEngine(url, key, secret, open_pickles=False))  # connects: unlocked
     evicted: list[_Entry] = []
     with _lock:
         found = _entries.setdefault(token, made)

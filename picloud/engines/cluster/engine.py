@@ -131,7 +131,7 @@ class ClusterEngine:
         spec["ts"] = int(time.time())  # signed: how old a message a running job descends from
         if submission.manifest:  # the user's own modules travel with the jobs (signed too)
             with self._broker_errors():
-                spec["bundle"] = self._sources.ship(submission.manifest)
+                spec["bundle"] = self._sources.ship(submission.manifest, submission.sources)
         target = list_key(queue, options.priority)
         pipe = self.redis.pipeline(transaction=False)
         if digest not in self._stored_functions:

@@ -1,0 +1,97 @@
+"""``POST /api/engine/<method>``: the whole job API for clients with an api key and no broker
+(picloud.engines.http). The body is a frame (picloud.sandbox.channel) holding the call's
+arguments; the answer is a frame holding its value or its error. Each call runs on the
+server's ClusterEngine of the request's key (webui.api.engines), which signs with the secret
+the request presented and reads only that key's jobs; nothing pickled is opened here.
+
+A submission names a token: the jids it got are remembered for TOKEN_SECONDS, so a client that
+lost the answer and tries again gets the same jobs, not a second copy."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+
+from picloud import keys
+from picloud.engines import relay
+from picloud.engines.http import FRAME_TYPE, LONG_POLL
+from picloud.exceptions import CloudException
+from picloud.sandbox.channel import (
+    MAX_FRAME,
+    BadFrame,
+    decode_frame,
+    encode_frame,
+    pack,
+    unpack,
+)
+from webui.api.auth import api_view, broker_trouble
+from webui.api.engines import engine_changing, engine_for
+from webui.api.responses import ApiError
+
+#: Calls that change state: one at a time per key's engine.
+CHANGING = ("submit", "kill", "delete")
+#: Calls served.
+METHODS = (*CHANGING, "statuses", "wait", "results", "done_results", "info", "connection_info")
+#: Seconds the jids of a submission are remembered by its token.
+TOKEN_SECONDS = 3600
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+@api_view(methods=("POST",))
+def engine_call(request: HttpRequest, method: str) -> HttpResponse:
+    """One Engine call as the request's api key."""
+    if method not in METHODS:
+        raise ApiError(404, f"no engine call {method!r}; choose from {', '.join(METHODS)}")
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ApiError(400, "a bad Content-Length header") from None
+    if length > MAX_FRAME:
+        raise ApiError(413, f"a request body of {length:,} bytes (at most {MAX_FRAME:,})")
+    try:  # read here, not as request.body: a map of many jobs is one large request
+        header, parts = decode_frame(request.read())
+        args = unpack(header.get("args"), parts)
+    except BadFrame as exc:
+        raise ApiError(400, f"the body is not a picloud frame: {exc}") from None
+    if not isinstance(args, dict):
+        raise ApiError(400, "the frame's args must be an object")
+    out: list[bytes] = []
+    try:
+        reply = {"value": pack(_run(request, method, args), out)}
+    except CloudException as exc:
+        if broker_trouble(exc):
+            raise  # a 503 the client tries again
+        out = []
+        reply = {"error": relay.error_of(exc)}
+    return HttpResponse(encode_frame(reply, out), content_type=FRAME_TYPE)
+
+
+def _run(request: HttpRequest, method: str, args: dict[str, Any]) -> Any:
+    key = request.api_key.key  # type: ignore[attr-defined]
+    if method == "connection_info":  # where the broker is stays the server's business
+        return {"opened": True, "connection_type": "cluster", "api_key": key}
+    if method == "submit":
+        return _submit(request, key, args)
+    if method in CHANGING:
+        with engine_changing(request) as engine:
+            return relay.serve(engine, method, args)
+    return relay.serve(engine_for(request), method, args, longest_wait=LONG_POLL)
+
+
+def _submit(request: HttpRequest, key: str, args: dict[str, Any]) -> range:
+    token = args.pop("token", None)
+    if token is not None and not (isinstance(token, str) and _TOKEN.match(token)):
+        raise ApiError(400, "a submission's token must be 32 hex digits")
+    with engine_changing(request) as engine:
+        remembered = f"{keys.PREFIX}submitted:{key}:{token}"
+        if token is not None:
+            found = engine.redis.get(remembered)
+            if found is not None:
+                start, stop = (int(v) for v in found.split(b","))
+                return range(start, stop)
+        jids = relay.serve(engine, "submit", args, shipping=True)
+        if token is not None:
+            engine.redis.set(remembered, f"{jids.start},{jids.stop}", ex=TOKEN_SECONDS)
+    return jids
