@@ -149,14 +149,16 @@ def _secret_for(key: str, given: str | None, settings: Settings) -> str:
 
 def connection_info() -> dict[str, Any]:
     """What the default connection is and uses: ``opened``, ``connection_type``; on the
-    simulator ``num_procs``; on the cluster ``broker_url``, ``api_key``, ``api_secretkey`` and
-    ``server_url``. Secrets and passwords show as ``***``."""
+    simulator ``num_procs``; on the cluster ``transport`` ('broker', or 'http' through
+    server_url), ``broker_url``, ``api_key``, ``api_secretkey`` and ``server_url``. Secrets and
+    passwords show as ``***``."""
     info = dict(_cloud.connection_info())
     settings = config.current()
     if info["connection_type"] == "cluster":
         key, secret = broker.credentials(settings)
-        info.setdefault("transport", "broker")
-        info.setdefault("broker_url", broker.redact(broker.configured_broker_url() or ""))
+        info.setdefault("transport", "http" if broker.through_server(settings) else "broker")
+        if info["transport"] == "broker":
+            info.setdefault("broker_url", broker.redact(broker.configured_broker_url() or ""))
         info.setdefault("api_key", key)
         info["api_secretkey"] = "***" if secret != defaults.API_SECRETKEY else None
         info["server_url"] = broker.redact(settings.server_url or broker.running_fleet_server_url())

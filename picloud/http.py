@@ -62,13 +62,18 @@ class ApiClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def send(self, method: str, url: str, **kwargs: Any) -> Any:
+        """The ``requests`` response to ``method url``, verified with server_ca_file when set
+        (passed each time: requests lets REQUESTS_CA_BUNDLE override a session's own)."""
+        return self.session.request(method, url, verify=self.session.verify, **kwargs)
+
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """``method path`` (relative to the server); the decoded JSON answer."""
         import requests
 
         url = self.base + path.lstrip("/")
         try:
-            response = self.session.request(method, url, timeout=TIMEOUT, **kwargs)
+            response = self.send(method, url, timeout=TIMEOUT, **kwargs)
         except requests.RequestException as exc:
             raise CloudException(f"cannot reach the picloud server at {self.base}: {exc}") from None
         try:

@@ -91,6 +91,13 @@ def read_when_written(path: str, timeout: float = 10.0) -> str:
 
 
 # --- job functions ----------------------------------------------------------------------------
+def read_cloud_file(name):
+    """The content of the job's key's file ``name``."""
+    import cloud
+
+    return cloud.files.getf(name).read()
+
+
 def square(x):
     return x * x
 

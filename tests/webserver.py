@@ -107,6 +107,8 @@ class WebServer:
             "120",
             "--graceful-timeout",
             "2",
+            "--access-logfile",
+            "-",
         ]
         if self.tls:
             command += ["--certfile", self.tls[0], "--keyfile", self.tls[1]]

@@ -98,7 +98,8 @@ class HttpTransport:
         pause = 0.1
         while True:
             try:
-                response = self.client.session.post(
+                response = self.client.send(
+                    "POST",
                     url,
                     data=body,
                     headers={"Content-Type": FRAME_TYPE},

@@ -55,7 +55,7 @@ class ServedStore:
 
         params = {**kwargs.pop("params", {}), **({"name": name} if name is not None else {})}
         try:
-            response = self._client.session.request(
+            response = self._client.send(
                 method, self.location, params=params, timeout=(5.0, 300.0), **kwargs
             )
         except requests.RequestException as exc:

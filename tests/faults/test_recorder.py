@@ -20,6 +20,7 @@ import pytest
 
 from tests.faults import jobs
 from tests.faults.harness import settle, wait_for
+from tests.jobfuncs import square
 from tests.services import REPO
 
 
@@ -40,12 +41,14 @@ def _manage(database: Path, url: str, log: Path, *args: str) -> subprocess.Popen
         )
 
 
-def _rows(database: Path) -> dict[int, str]:
+def _rows(database: Path, jids: range | None = None) -> dict[int, str]:
+    """The recorded status of each job (of ``jids`` only, when given)."""
     try:
         with sqlite3.connect(database, timeout=10) as db:
-            return dict(db.execute("SELECT jid, status FROM ledger_job").fetchall())
+            found = dict(db.execute("SELECT jid, status FROM ledger_job").fetchall())
     except sqlite3.OperationalError:  # no table yet
         return {}
+    return found if jids is None else {j: s for j, s in found.items() if j in jids}
 
 
 def _done_rows(database: Path) -> int:
@@ -65,6 +68,9 @@ def test_r10_recorder_killed_mid_stream_catches_up(make_cluster, figures, full, 
     recorder = _manage(database, cluster.server.url, log, *record)
     cloud = cluster.cloud()
     try:
+        # the recorder must be streaming before the map starts (a loaded host starts it slowly)
+        warm_up = cloud.call(square, 2)
+        wait_for(lambda: warm_up in _rows(database), 60)
         jids = cloud.map(jobs.work, [cluster.jobdir] * n, range(n), [0.02] * n)
         ended_at_kills: list[int] = []  # jobs ended when the recorder was killed
         for round_ in range(1, kills + 1):
@@ -77,12 +83,12 @@ def test_r10_recorder_killed_mid_stream_catches_up(make_cluster, figures, full, 
         found = settle(cloud, jids, timeout=60 + n / 20)
 
         def caught_up() -> bool:
-            rows = _rows(database)
+            rows = _rows(database, jids)
             return len(rows) == n and all(rows.get(jid) == found[jid] for jid in jids)
 
         wait_for(caught_up, 30)
         caught = time.time()
-        rows = _rows(database)
+        rows = _rows(database, jids)
     finally:
         recorder.send_signal(signal.SIGTERM)
         try:
