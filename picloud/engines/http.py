@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from picloud import dependencies
+from picloud import dependencies, waits
 from picloud.engines.base import Submission, Watcher
 from picloud.engines.cluster.sources import MISSING_SOURCES
 from picloud.engines.relay import RelayEngine, raise_error
@@ -37,6 +37,8 @@ RETRY_SECONDS = 120.0
 MAX_PAUSE = 10.0
 #: Seconds between two status checks of watched jobs (callbacks).
 WATCH_INTERVAL = 0.2
+#: Waits whose brought results are kept (for the done_results that follows each).
+PREFETCHED = 8
 #: Answers worth another try: the server restarting behind a proxy, overloaded, or rate-limiting.
 _RETRIED = {429, 502, 503, 504}
 
@@ -46,6 +48,8 @@ class HttpTransport:
 
     def __init__(self, server_url: str, api_key: str, api_secretkey: str) -> None:
         self.client = ApiClient(server_url, api_key, api_secretkey)
+        #: this client's id: the server reserves its jids in blocks of its own
+        self.client.session.headers["X-Picloud-Client"] = uuid.uuid4().hex
         #: files of the user's modules this server has been sent (or told it holds)
         self._sent: set[str] = set()
 
@@ -154,6 +158,13 @@ def _refusal(response: Any, url: str) -> CloudException:
     )
 
 
+def _token(jids: Sequence[int]) -> Any:
+    """What names a set of jids in the prefetched results."""
+    if isinstance(jids, range):
+        return ("range", jids.start, jids.stop, jids.step)
+    return tuple(int(j) for j in jids)
+
+
 class HttpEngine(RelayEngine):
     """The Engine protocol on the fleet, through its web UI's HTTP API."""
 
@@ -163,6 +174,8 @@ class HttpEngine(RelayEngine):
         self.api_key = api_key
         #: what this client submitted (kill() with no jids kills those, not the key's all)
         self._own: list[range] = []
+        #: results a wait brought, by the jids waited for (see wait)
+        self._prefetched: dict[Any, list[bytes]] = {}
         self._watched: dict[int, list[Watcher]] = {}
         self._watch_lock = threading.Lock()
         self._watcher: threading.Thread | None = None
@@ -174,6 +187,28 @@ class HttpEngine(RelayEngine):
         else:
             self._own.append(jids)
         return jids
+
+    def wait(self, jids: Sequence[int], timeout: float | None, stop_on_error: bool) -> list[int]:
+        """Long polls; the one that sees every job done brings their results when they are
+        small (``done_results`` then answers without a request)."""
+        wanted = jids if isinstance(jids, range) else [int(j) for j in jids]
+
+        def once(pending: Sequence[int], seconds: float) -> list[int]:
+            args = {"jids": pending, "timeout": seconds, "stop_on_error": stop_on_error}
+            found = self._call("wait_results", args)
+            if found["results"] is not None and len(pending) == len(wanted):
+                with self._watch_lock:
+                    self._prefetched[_token(wanted)] = found["results"]
+                    while len(self._prefetched) > PREFETCHED:
+                        self._prefetched.pop(next(iter(self._prefetched)))
+            return list(found["pending"])
+
+        return waits.in_slices(once, self.statuses, wanted, timeout, stop_on_error, LONG_POLL)
+
+    def done_results(self, jids: Sequence[int]) -> list[bytes] | None:
+        with self._watch_lock:
+            found = self._prefetched.pop(_token(jids), None)
+        return found if found is not None else super().done_results(jids)
 
     def kill(self, jids: Sequence[int] | None) -> None:
         if jids is not None:

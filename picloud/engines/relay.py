@@ -124,11 +124,13 @@ def serve(
     args: dict[str, Any],
     longest_wait: float = WAIT_SLICE,
     shipping: bool = False,
+    reserve: Callable[[int], int] | None = None,
 ) -> Any:
     """Run one relayed request on ``engine``; what it returns, ready to pack. A wait blocks
     at most ``longest_wait`` seconds; a submission brings the user's own modules (a manifest
-    and the sources it names) only when ``shipping``. Raises what the engine raises, and
-    CloudException for a request no RelayEngine makes."""
+    and the sources it names) only when ``shipping``, and takes its jids from ``reserve(n)``
+    (the first of n) when given. Raises what the engine raises, and CloudException for a
+    request no RelayEngine makes."""
     handler = _HANDLERS.get(method)
     if handler is None:
         raise exceptions.CloudException(f"there is no call {method!r}")
@@ -136,7 +138,7 @@ def serve(
         if method == "wait":
             args = {**args, "timeout": min(longest_wait, float(args["timeout"]))}
         if method == "submit":
-            return _submit(engine, args, shipping)
+            return _submit(engine, args, shipping, reserve)
         return handler(engine, args)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, exceptions.CloudException):
@@ -144,7 +146,12 @@ def serve(
         raise exceptions.CloudException(f"a malformed {method!r} call: {exc!r}") from None
 
 
-def _submit(engine: Engine, args: dict[str, Any], shipping: bool = False) -> range:
+def _submit(
+    engine: Engine,
+    args: dict[str, Any],
+    shipping: bool = False,
+    reserve: Callable[[int], int] | None = None,
+) -> range:
     rows = args["rows"]
     if not isinstance(args["func"], bytes) or not all(isinstance(r, bytes) for r in rows):
         raise TypeError("the function and rows must be bytes")
@@ -156,7 +163,10 @@ def _submit(engine: Engine, args: dict[str, Any], shipping: bool = False) -> ran
         isinstance(sources, dict) and all(isinstance(v, bytes) for v in sources.values())
     ):
         raise TypeError("the sources must be an object of bytes")
-    submission = Submission(args["func"], str(args["name"]), rows, options, manifest, sources)
+    first = None if reserve is None or not rows else reserve(len(rows))
+    submission = Submission(
+        args["func"], str(args["name"]), rows, options, manifest, sources, first
+    )
     return engine.submit(submission)
 
 

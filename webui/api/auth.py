@@ -22,6 +22,8 @@ from django.conf import settings as django_settings
 from django.contrib.auth import authenticate as authenticate_user
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation, TooManyFieldsSent
+from django.db.models.signals import post_save
+from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse, UnreadablePostError
 from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
@@ -39,9 +41,13 @@ MAX_FAILURES = 10
 FAILURE_WINDOW = 60
 #: Seconds a checked key:secret pair is trusted without the slow hash check.
 GOOD_LOGIN_SECONDS = 30
+#: Seconds a key is taken to be still active without asking the database (a deactivation
+#: refuses the key's requests within this).
+ACTIVE_RECHECK_SECONDS = 1.0
 #: A key's last_used is written at most this often (not on every request of a busy caller).
 LAST_USED_STEP = datetime.timedelta(seconds=60)
-_good: dict[tuple[str, str], tuple[float, int]] = {}
+#: (login trusted until, the key, its active flag trusted until) by (key, secret digest)
+_good: dict[tuple[str, str], tuple[float, ApiKey, float]] = {}
 
 #: Seconds a client is asked to wait when the broker is unreachable.
 UNAVAILABLE_RETRY_AFTER = 1
@@ -94,22 +100,38 @@ def api_key_of(request: HttpRequest) -> ApiKey:
     _refuse_if_limited(request)
     key, secret = _credentials(request, "api_key:api_secretkey")
     token = (key, hashlib.sha256(secret.encode()).hexdigest())
+    now_monotonic = time.monotonic()
     cached = _good.get(token)
-    if cached and cached[0] > time.monotonic():
-        found = ApiKey.objects.filter(pk=cached[1], active=True).first()
+    found: ApiKey | None
+    if cached and cached[0] > now_monotonic:
+        found = cached[1]
+        if cached[2] <= now_monotonic:  # still active? asked again at most once a second
+            found = ApiKey.objects.filter(pk=found.pk, active=True).first()
+            if found is not None:
+                _good[token] = (cached[0], found, now_monotonic + ACTIVE_RECHECK_SECONDS)
     else:
         found = authenticate(key, secret)
+        if found is not None:
+            expiry = now_monotonic + GOOD_LOGIN_SECONDS
+            _good[token] = (expiry, found, now_monotonic + ACTIVE_RECHECK_SECONDS)
     if found is None:
         _good.pop(token, None)
         _count_failure(request)
         raise ApiError(401, f"unknown or inactive API key {key!r}, or a wrong secret")
-    _good[token] = (time.monotonic() + GOOD_LOGIN_SECONDS, found.pk)
     _limit_rate(found.key)
     now = timezone.now()
     if found.last_used is None or now - found.last_used >= LAST_USED_STEP:
         ApiKey.objects.filter(pk=found.pk).update(last_used=now)
     request.api_secret = secret  # type: ignore[attr-defined]  (signs jobs submitted for it)
     return found
+
+
+@receiver(post_save, sender=ApiKey)
+def _forget_logins(sender: type[ApiKey], instance: ApiKey, **kwargs: Any) -> None:
+    """A key changed (deactivated, a new secret): this process asks the database again at
+    once (others within ACTIVE_RECHECK_SECONDS)."""
+    for token in [t for t in list(_good) if t[0] == instance.key]:
+        _good.pop(token, None)
 
 
 def _limit_rate(key: str) -> None:

@@ -10,12 +10,14 @@ lost the answer and tries again gets the same jobs, not a second copy."""
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
 from picloud import keys
 from picloud.engines import relay
+from picloud.engines.cluster.engine import JID_BLOCK, ClusterEngine
 from picloud.engines.http import FRAME_TYPE, LONG_POLL
 from picloud.exceptions import CloudException
 from picloud.sandbox.channel import (
@@ -32,11 +34,27 @@ from webui.api.responses import ApiError
 
 #: Calls that change state: one at a time per key's engine.
 CHANGING = ("submit", "kill", "delete")
-#: Calls served.
-METHODS = (*CHANGING, "statuses", "wait", "results", "done_results", "info", "connection_info")
+#: Calls served (``wait_results``: a wait whose answer brings the results when all are done
+#: and they are small: call+result costs two requests, not three).
+METHODS = (
+    *CHANGING,
+    "statuses",
+    "wait",
+    "wait_results",
+    "results",
+    "done_results",
+    "info",
+    "connection_info",
+)
+#: Bytes of results a wait's answer brings at most.
+PREFETCH_BYTES = 1 << 20
 #: Seconds the jids of a submission are remembered by its token.
 TOKEN_SECONDS = 3600
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
+#: Clients whose jid blocks are kept (the least recently submitting beyond are dropped).
+MAX_CLIENTS = 10_000
+_blocks: dict[tuple[str, str], range] = {}
+_blocks_lock = threading.Lock()
 
 
 @api_view(methods=("POST",))
@@ -77,7 +95,14 @@ def _run(request: HttpRequest, method: str, args: dict[str, Any]) -> Any:
     if method in CHANGING:
         with engine_changing(request) as engine:
             return relay.serve(engine, method, args)
-    return relay.serve(engine_for(request), method, args, longest_wait=LONG_POLL)
+    engine = engine_for(request)
+    if method == "wait_results":
+        pending = relay.serve(engine, "wait", args, longest_wait=LONG_POLL)
+        results = None if pending else relay.serve(engine, "done_results", args)
+        if results is not None and sum(map(len, results)) > PREFETCH_BYTES:
+            results = None
+        return {"pending": pending, "results": results}
+    return relay.serve(engine, method, args, longest_wait=LONG_POLL)
 
 
 def _submit(request: HttpRequest, key: str, args: dict[str, Any]) -> range:
@@ -91,7 +116,50 @@ def _submit(request: HttpRequest, key: str, args: dict[str, Any]) -> range:
             if found is not None:
                 start, stop = (int(v) for v in found.split(b","))
                 return range(start, stop)
-        jids = relay.serve(engine, "submit", args, shipping=True)
+        client = _client(request)
+        reserved: list[int] = []  # (first, n) once reserved
+
+        def reserve(n: int) -> int:
+            reserved[:] = [_reserve(engine, key, client, n), n]
+            return reserved[0]
+
+        try:
+            jids = relay.serve(engine, "submit", args, shipping=True, reserve=reserve)
+        except CloudException:
+            if reserved:  # nothing was queued: the jids are the client's next ones still
+                _give_back(key, client, *reserved)
+            raise
         if token is not None:
             engine.redis.set(remembered, f"{jids.start},{jids.stop}", ex=TOKEN_SECONDS)
     return jids
+
+
+def _client(request: HttpRequest) -> str:
+    """The id the HTTP client names itself by (``X-Picloud-Client``), else ''."""
+    found = request.META.get("HTTP_X_PICLOUD_CLIENT", "")
+    if found and not _TOKEN.match(found):
+        raise ApiError(400, "X-Picloud-Client must be 32 hex digits")
+    return found
+
+
+def _reserve(engine: ClusterEngine, key: str, client: str, n: int) -> int:
+    """The first of ``n`` fresh jids from the client's own block (as a client on the broker
+    reserves them: one after another for its calls, whatever other clients of the key do)."""
+    with _blocks_lock:
+        block = _blocks.pop((key, client), range(0))
+        if n > len(block):
+            size = max(n, JID_BLOCK)
+            end = engine.redis.incrby(keys.JID_COUNTER, size) + 1
+            block = range(end - size, end)
+        _blocks[(key, client)] = block[n:]
+        while len(_blocks) > MAX_CLIENTS:
+            _blocks.pop(next(iter(_blocks)))
+    return block.start
+
+
+def _give_back(key: str, client: str, first: int, n: int) -> None:
+    """Return jids ``first`` .. ``first+n-1`` to the client's block if none was taken since."""
+    with _blocks_lock:
+        block = _blocks.get((key, client))
+        if block is not None and block.start == first + n:
+            _blocks[(key, client)] = range(first, block.stop)

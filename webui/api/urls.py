@@ -6,7 +6,7 @@ under them answers a JSON 404."""
 from django.http import HttpRequest, HttpResponse
 from django.urls import re_path
 
-from webui.api import account, engine_calls, files, jobs, rest
+from webui.api import account, engine_calls, files, jobs, openapi, rest
 from webui.api.auth import public_view
 from webui.api.responses import ApiError
 
@@ -36,6 +36,7 @@ urlpatterns = [
     ),
     re_path(r"^api/account/key/?$", account.own_key),
     re_path(r"^api/files/?$", files.files),
+    re_path(r"^api/openapi\.json$", openapi.openapi),
     re_path(rf"^api/engine/(?P<method>{_PART})/?$", engine_calls.engine_call),
     re_path(r"^(?:api|job|r|servers)/", not_found),
 ]

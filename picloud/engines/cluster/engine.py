@@ -126,7 +126,7 @@ class ClusterEngine:
         n = len(blobs)
         size = chunk_size(n)
         digest = signing.digest(submission.func_blob)
-        start = self._reserve(n)
+        start = self._reserve(n) if submission.first_jid is None else submission.first_jid
         spec = {"func": digest, **granted_fields(options), "key": self.owner}
         spec["ts"] = int(time.time())  # signed: how old a message a running job descends from
         if submission.manifest:  # the user's own modules travel with the jobs (signed too)
