@@ -183,9 +183,12 @@ def return_pid(*_ignored):
 
 
 def write_pid_and_wait(pid_path, gate_path, timeout=GATE_TIMEOUT):
-    """Write this process's pid to ``pid_path`` then wait for the gate."""
-    with open(pid_path, "w") as handle:
+    """Write this process's pid to ``pid_path`` then wait for the gate. The file is replaced,
+    not rewritten: a run again may be in a sandbox of another uid than the first run's."""
+    written = f"{pid_path}.{os.getpid()}"
+    with open(written, "w") as handle:
         handle.write(f"{os.getpid()}\n")
+    os.replace(written, pid_path)
     return wait_for_file(gate_path, os.getpid(), timeout)
 
 

@@ -159,6 +159,26 @@ def test_a_claim_whose_reply_was_lost_is_neither_lost_nor_held_for_ever(client, 
         broker.close()
 
 
+def test_a_process_lost_before_its_claim_leaves_the_message_queued(client, cluster):
+    """A pool process that died after taking a chunk's message but before claiming its jobs
+    (they are still queued): handing the chunk on puts the message back, or no worker would
+    ever see those jobs again."""
+    with pytest.warns(NoWorkerWarning):
+        jid = client.call(jf.square, 2, _type="c2", _env="nobody")
+    broker = redis.Redis.from_url(cluster.url)
+    try:
+        chunk = broker.hget(keys.job(jid), "chunk").decode()
+        queue = broker.hget(keys.chunk_message(chunk), "queue")
+        broker.delete(queue)  # the dead process took the message
+        owner = f"c2-lost@{socket.gethostname()}/1"
+        scripts.run(broker, "release", time.time(), chunk, owner, 0, "unknown", "lost", 3)
+        assert broker.llen(queue) == 1, "the jobs were left queued with no message"
+        assert broker.hget(keys.job(jid), "status") == b"queued"
+    finally:
+        client.kill(jid)
+        broker.close()
+
+
 def test_result_that_cannot_be_unpickled_on_the_client(client):
     jid = client.call(jf.make_unloadable_result)
     with pytest.raises(CloudException) as caught:

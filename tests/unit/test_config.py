@@ -166,6 +166,7 @@ DOCUMENTED_DEFAULTS = {
     "sandbox_uids": 2000,
     # ours
     "server_url": "",
+    "server_ca_file": "",
     "broker_url": "",
     "s3_endpoint": "",
     "s3_access_key": "",
@@ -229,6 +230,8 @@ def fresh_runtime(monkeypatch, tmp_path):
     import picloud.api
 
     monkeypatch.setenv("PICLOUD_HOME", str(tmp_path))
+    # a server from an earlier test's environment would send jobs through it
+    monkeypatch.delenv("PICLOUD_SERVER_URL", raising=False)
     monkeypatch.setattr(config, "_overrides", {})
     monkeypatch.setattr(config, "_key_frozen", False)
     monkeypatch.setattr(picloud.api, "_secrets", {})

@@ -70,6 +70,7 @@ def test_connection_info_redacts_secrets(cluster_configured):
     assert info == {
         "opened": False,
         "connection_type": "cluster",
+        "transport": "broker",
         "broker_url": "redis://:***@127.0.0.1:1/0",
         "api_key": "k",
         "api_secretkey": "***",

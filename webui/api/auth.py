@@ -122,6 +122,7 @@ def api_key_of(request: HttpRequest) -> ApiKey:
     now = timezone.now()
     if found.last_used is None or now - found.last_used >= LAST_USED_STEP:
         ApiKey.objects.filter(pk=found.pk).update(last_used=now)
+        found.last_used = now  # the cached key too: the next write is a step later
     request.api_secret = secret  # type: ignore[attr-defined]  (signs jobs submitted for it)
     return found
 

@@ -7,8 +7,8 @@
 -- A job after the last started one never started: it goes back to queued, uncharged. The last
 -- started one (and an earlier one whose result was never stored) ran: it is charged an attempt
 -- and is queued again when restartable with attempts left, else it fails naming the loss.
--- Returns how many jobs were queued again; then the chunk's message goes to the head of its
--- queue (kombu pops the right end).
+-- Returns how many jobs were queued again; then (or when some job of the chunk was never
+-- claimed) the chunk's message goes to the head of its queue (kombu pops the right end).
 local now, chunk, owner, last, state, why, max_attempts =
   ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
 local ck = P .. 'chunkmsg:' .. chunk
@@ -35,8 +35,11 @@ if state == 'unknown' then
   end
 end
 
-local requeued = 0
+local requeued, waiting = 0, false
 for j = first, first + count - 1 do
+  if not waiting and redis.call('HGET', P .. 'job:' .. j, 'status') == 'queued' then
+    waiting = true  -- never claimed (the process died before its claim): the message must stay
+  end
   if held(j) then
     if j > last then
       local k = P .. 'job:' .. j
@@ -53,6 +56,6 @@ for j = first, first + count - 1 do
     end
   end
 end
-if requeued > 0 then redis.call('RPUSH', queue, message) end
+if requeued > 0 or waiting then redis.call('RPUSH', queue, message) end
 flush(now)
 return requeued
