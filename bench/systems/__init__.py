@@ -10,6 +10,7 @@ from bench.systems.celery_raw import CeleryRaw
 from bench.systems.dask_distributed import DaskDistributed
 from bench.systems.multiprocessing_pool import MultiprocessingPool
 from bench.systems.picloud_cluster import PicloudCluster
+from bench.systems.picloud_http import PicloudHttp
 from bench.systems.picloud_local import PicloudLocal
 
 #: name -> factory taking the number of worker processes
@@ -17,6 +18,7 @@ SYSTEMS: dict[str, Callable[[int], System]] = {
     "picloud-local": PicloudLocal,
     "multiprocessing": MultiprocessingPool,
     "picloud-cluster": PicloudCluster,
+    "picloud-http": PicloudHttp,
     "celery-raw": CeleryRaw,
     "dask": DaskDistributed,
 }
@@ -25,9 +27,10 @@ SYSTEMS: dict[str, Callable[[int], System]] = {
 COMPARISONS: dict[str, list[str]] = {
     "picloud-local": ["multiprocessing"],
     "picloud-cluster": ["celery-raw", "dask"],
+    "picloud-http": ["picloud-cluster"],
 }
 
 #: systems measured with the cluster sizes and targets (``Config.cluster``)
-CLUSTER_SYSTEMS = frozenset({"picloud-cluster", "celery-raw", "dask"})
+CLUSTER_SYSTEMS = frozenset({"picloud-cluster", "picloud-http", "celery-raw", "dask"})
 
 __all__ = ["CLUSTER_SYSTEMS", "COMPARISONS", "SYSTEMS", "System"]

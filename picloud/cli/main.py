@@ -45,8 +45,9 @@ class CloudGroup(click.Group):
 def main() -> None:
     """picloud: PiCloud's command line for a self-hosted fleet.
 
-    Jobs run on the cluster cloudconf.py or PICLOUD_BROKER_URL names (or a local fleet);
-    without one, on the local simulator, which knows only the jobs of one command."""
+    Jobs run on the cluster cloudconf.py or PICLOUD_BROKER_URL names (or a local fleet),
+    else through the server_url with the api key (a user off the cluster's network); without
+    either, on the local simulator, which knows only the jobs of one command."""
 
 
 for _command in (setup, call, exec_command, status, result, info, kill, delete, files):

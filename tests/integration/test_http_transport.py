@@ -11,9 +11,12 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from click.testing import CliRunner
 
 import cloud
+import cloud.pool_interface
 import picloud.api
+from picloud.cli import main
 from picloud.exceptions import CloudException
 from tests import jobfuncs as jf
 from tests.services import TEST_API_KEY, TEST_SECRET, picloud_env
@@ -53,6 +56,19 @@ def test_the_whole_api_goes_through_the_server(off_cluster):
     reader = cloud.call(jf.read_cloud_file, "notes/http.txt")
     assert cloud.result(reader) == b"through the server"  # the fleet sees the same files
     assert cloud.files.delete("notes/http.txt") and not cloud.files.exists("notes/http.txt")
+
+
+def test_the_picloud_command_and_the_pool_interface_go_through_the_server(off_cluster):
+    runner = CliRunner()
+    waited = runner.invoke(
+        main, ["call", "--wait", "--type", "s1", "tests.jobfuncs:add", "1", "b=2"]
+    )
+    assert waited.exit_code == 0 and waited.stdout.strip() == "3", waited.output
+    jid = int(runner.invoke(main, ["call", "--type", "s1", "tests.jobfuncs:square", "5"]).stdout)
+    assert runner.invoke(main, ["result", str(jid)]).stdout.strip() == "25"
+    assert runner.invoke(main, ["status", str(jid)]).stdout.split()[-1] == "done"
+    assert cloud.pool_interface.map(jf.square, range(10)) == [x * x for x in range(10)]
+    assert cloud.pool_interface.apply_async(jf.square, (6,)).get(timeout=60) == 36
 
 
 def test_a_wrong_secret_is_one_clear_error(web):
