@@ -91,6 +91,23 @@ def read_when_written(path: str, timeout: float = 10.0) -> str:
 
 
 # --- job functions ----------------------------------------------------------------------------
+def write_cloud_file(name, data):
+    """Store ``data`` as the job's key's file ``name``; return its size."""
+    import cloud
+
+    cloud.files.putf(data, name)
+    return len(data)
+
+
+def mark_cron_run():
+    """A cron's function: store a file saying when it ran."""
+    import time
+
+    import cloud
+
+    cloud.files.putf(str(time.time()).encode(), "cron-ran")
+
+
 def read_cloud_file(name):
     """The content of the job's key's file ``name``."""
     import cloud

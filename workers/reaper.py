@@ -107,13 +107,18 @@ class Reaper:
         stale = [field for field, last in seen.items() if now - float(last) > WORKER_HEARTBEAT_TTL]
         if stale:
             client.hdel(keys.WORKER_HEARTBEATS, *stale)
+            self.rescan(client)  # what those workers had taken but not claimed
 
     def sweep(self, client: redis.Redis) -> int:
-        """Hand on the jobs of every expired lease; return how many chunks."""
+        """Hand on the jobs of every expired lease; return how many chunks. A worker lost
+        whole may also have held messages it had not claimed yet (kombu gives those back only
+        after its visibility timeout, an hour): the chunks with queued jobs get their message
+        queued again."""
         lock_ms = max(100, int(leases.RENEW_INTERVAL * 1000) - 100)
         if not client.set(keys.REAPER_LOCK, self.name, nx=True, px=lock_ms):
             return 0
         expired = client.zrangebyscore(keys.LEASES, "-inf", time.time())
+        lost = False
         for chunk in expired:
             holder, first = client.hmget(keys.chunk_message(chunk.decode()), "owner", "first")
             if holder is not None and first is not None and runs_here(holder.decode(), int(first)):
@@ -137,6 +142,9 @@ class Reaper:
                 holder.decode() if holder else "?",
                 requeued,
             )
+            lost = True
+        if lost:
+            self.rescan(client)
         return len(expired)
 
 

@@ -179,6 +179,27 @@ def test_a_process_lost_before_its_claim_leaves_the_message_queued(client, clust
         broker.close()
 
 
+def test_a_worker_lost_whole_gives_back_the_messages_it_had_not_claimed(client, cluster):
+    """A worker SIGKILLed whole held two messages: one chunk claimed (its lease expires), one
+    taken but not claimed yet (kombu would give it back only after an hour). The reapers of
+    the live workers queue both messages again."""
+    with pytest.warns(NoWorkerWarning):
+        claimed = client.call(jf.square, 2, _type="c2", _env="nobody")
+        taken = client.call(jf.square, 3, _type="c2", _env="nobody")
+    broker = redis.Redis.from_url(cluster.url)
+    try:
+        chunk, key = (v.decode() for v in broker.hmget(keys.job(claimed), "chunk", "owner"))
+        queue = broker.hget(keys.chunk_message(chunk), "queue")
+        broker.delete(queue)  # the dead worker had taken both messages
+        dead = f"c2-dead@{socket.gethostname()}/{2**22 + 1}"  # no such process
+        scripts.run(broker, "claim", time.time(), dead, claimed, 1, time.time() - 1, chunk, key)
+        wait_until(lambda: broker.llen(queue) >= 2, 20, "both messages queued again")
+        assert broker.hget(keys.job(taken), "status") == b"queued"
+    finally:
+        client.kill([claimed, taken])
+        broker.close()
+
+
 def test_result_that_cannot_be_unpickled_on_the_client(client):
     jid = client.call(jf.make_unloadable_result)
     with pytest.raises(CloudException) as caught:
