@@ -156,6 +156,11 @@ def engine(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def engine_factory(engine: str, request: pytest.FixtureRequest) -> Callable[[], Engine]:
     """What ``Cloud`` needs to open an engine of the test's kind."""
+    return factory_of(engine, request)
+
+
+def factory_of(engine: str, request: pytest.FixtureRequest) -> Callable[[], Engine]:
+    """What ``Cloud`` needs to open an engine named ``engine`` (one of ENGINE_NAMES)."""
     if engine == "local":
         return lambda: LocalEngine(num_procs=NUM_PROCS, connection_type="simulation")
     if engine == "http":
