@@ -76,17 +76,25 @@ class ApiClient:
             response = self.send(method, url, timeout=TIMEOUT, **kwargs)
         except requests.RequestException as exc:
             raise CloudException(f"cannot reach the picloud server at {self.base}: {exc}") from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
         if response.status_code >= 400:
-            message = body.get("error_msg") if isinstance(body, dict) else None
-            raise CloudException(
-                message or f"{method} {url} answered {response.status_code}",
-                status=response.status_code,
-            )
-        return body
+            raise refusal(response, f"{method} {url}")
+        try:
+            return response.json()
+        except ValueError:
+            return None
+
+
+def refusal(response: Any, what: str) -> CloudException:
+    """What a server refused, as a CloudException carrying the HTTP status: its JSON
+    ``error_msg``, else ``what`` and the status."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    message = body.get("error_msg") if isinstance(body, dict) else None
+    return CloudException(
+        message or f"{what} answered {response.status_code}", status=response.status_code
+    )
 
 
 def call(method: str, path: str, **kwargs: Any) -> Any:

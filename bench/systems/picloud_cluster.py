@@ -21,13 +21,18 @@ class PicloudCluster(PicloudSystem):
         self._stack = contextlib.ExitStack()
 
     def setup(self) -> None:
+        url, _ = self._fleet()
+        self._open(Cloud(keyed_engine(url), lambda: "cluster"))
+
+    def _fleet(self) -> tuple[str, Path]:
+        """Start a fresh Redis and the c1 worker (stopped by ``close``); (its URL, a folder)."""
         stack = self._stack
         url = stack.enter_context(redis_server())
-        log_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-picloud-")))
-        worker = Worker(url, "c1", self.procs, log_dir)
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-picloud-")))
+        worker = Worker(url, "c1", self.procs, folder)
         stack.callback(worker.stop)
         worker.wait_ready()
-        self._open(Cloud(keyed_engine(url), lambda: "cluster"))
+        return url, folder
 
     def close(self) -> None:
         try:

@@ -23,7 +23,7 @@ from picloud.engines.base import Submission, Watcher
 from picloud.engines.cluster.sources import MISSING_SOURCES
 from picloud.engines.relay import RelayEngine, raise_error
 from picloud.exceptions import CloudException, NoSuchJobError
-from picloud.http import ApiClient
+from picloud.http import ApiClient, refusal
 from picloud.jobs import JobStatus
 from picloud.sandbox.channel import BadFrame, decode_frame, encode_frame, pack, unpack
 
@@ -145,17 +145,12 @@ def _retry_after(response: Any, default: float) -> float:
 
 
 def _refusal(response: Any, url: str) -> CloudException:
-    """The JSON error the server answered, as a CloudException carrying its status."""
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    message = body.get("error_msg") if isinstance(body, dict) else None
+    """The error the server answered; a refused key says so first."""
+    found = refusal(response, f"POST {url}")
     if response.status_code == 401:
-        message = f"the picloud server refused the api key: {message or 'HTTP 401'}"
-    return CloudException(
-        message or f"POST {url} answered {response.status_code}", status=response.status_code
-    )
+        text = f"the picloud server refused the api key: {found.parameter}"
+        return CloudException(text, status=401)
+    return found
 
 
 def _token(jids: Sequence[int]) -> Any:
@@ -177,7 +172,8 @@ class HttpEngine(RelayEngine):
         #: results a wait brought, by the jids waited for (see wait)
         self._prefetched: dict[Any, list[bytes]] = {}
         self._watched: dict[int, list[Watcher]] = {}
-        self._watch_lock = threading.Lock()
+        #: guards _prefetched and _watched
+        self._lock = threading.Lock()
         self._watcher: threading.Thread | None = None
 
     def submit(self, submission: Submission) -> range:
@@ -197,7 +193,7 @@ class HttpEngine(RelayEngine):
             args = {"jids": pending, "timeout": seconds, "stop_on_error": stop_on_error}
             found = self._call("wait_results", args)
             if found["results"] is not None and len(pending) == len(wanted):
-                with self._watch_lock:
+                with self._lock:
                     self._prefetched[_token(wanted)] = found["results"]
                     while len(self._prefetched) > PREFETCHED:
                         self._prefetched.pop(next(iter(self._prefetched)))
@@ -206,7 +202,7 @@ class HttpEngine(RelayEngine):
         return waits.in_slices(once, self.statuses, wanted, timeout, stop_on_error, LONG_POLL)
 
     def done_results(self, jids: Sequence[int]) -> list[bytes] | None:
-        with self._watch_lock:
+        with self._lock:
             found = self._prefetched.pop(_token(jids), None)
         return found if found is not None else super().done_results(jids)
 
@@ -225,7 +221,7 @@ class HttpEngine(RelayEngine):
     def watch(self, jid: int, watcher: Watcher) -> None:
         """Call ``watcher`` once ``jid`` finished: one thread checks every watched job, in one
         request per WATCH_INTERVAL."""
-        with self._watch_lock:
+        with self._lock:
             self._watched.setdefault(jid, []).append(watcher)
             if self._watcher is None:
                 self._watcher = threading.Thread(
@@ -235,7 +231,7 @@ class HttpEngine(RelayEngine):
 
     def _follow(self) -> None:
         while True:
-            with self._watch_lock:
+            with self._lock:
                 jids = sorted(self._watched)
                 if not jids:
                     self._watcher = None
@@ -243,14 +239,14 @@ class HttpEngine(RelayEngine):
             try:
                 statuses = self.statuses(jids)
             except NoSuchJobError as exc:  # deleted meanwhile: no callback will come
-                with self._watch_lock:
+                with self._lock:
                     self._watched.pop(exc.jid, None)  # type: ignore[call-overload]
                 statuses = []
             except CloudException:  # the server is away for long: keep watching
                 statuses = [JobStatus.QUEUED] * len(jids)
             for jid, status in zip(jids, statuses):
                 if status.finished:
-                    with self._watch_lock:
+                    with self._lock:
                         watchers = self._watched.pop(jid, [])
                     for watcher in watchers:
                         watcher(jid, status)

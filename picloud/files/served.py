@@ -10,7 +10,7 @@ from picloud.exceptions import CloudException
 from picloud.files.errors import NoSuchFileError
 from picloud.files.store import Opened
 from picloud.files.streams import CHUNK_SIZE, Readable, as_bytes
-from picloud.http import ApiClient
+from picloud.http import ApiClient, refusal
 
 
 def _body(source: Readable) -> Any:
@@ -61,15 +61,11 @@ class ServedStore:
         except requests.RequestException as exc:
             raise CloudException(f"cannot reach the picloud server at {self.location}: {exc}")
         if response.status_code >= 400:
-            body = _json(response)
-            message = body.get("error_msg") if body else None
+            refused = refusal(response, f"{method} {self.location}")
             response.close()
             if response.status_code == 404 and name is not None:
                 raise NoSuchFileError(name)
-            raise CloudException(
-                message or f"{method} {self.location} answered {response.status_code}",
-                status=response.status_code,
-            )
+            raise refused
         return response
 
     def put(self, name: str, source: Readable, size_hint: int | None = None) -> str:
@@ -92,11 +88,3 @@ class ServedStore:
 
     def delete(self, name: str) -> bool:
         return bool(self._request("DELETE", name).json()["deleted"])
-
-
-def _json(response: Any) -> dict[str, Any] | None:
-    try:
-        found = response.json()
-    except ValueError:
-        return None
-    return found if isinstance(found, dict) else None

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse
 
 from picloud import keys
 from picloud.engines import relay
-from picloud.engines.cluster.engine import JID_BLOCK, ClusterEngine
+from picloud.engines.cluster.engine import JID_BLOCK, ClusterEngine, give_back, take_jids
 from picloud.engines.http import FRAME_TYPE, LONG_POLL
 from picloud.exceptions import CloudException
 from picloud.sandbox.channel import (
@@ -147,19 +147,15 @@ def _reserve(engine: ClusterEngine, key: str, client: str, n: int) -> int:
     reserves them: one after another for its calls, whatever other clients of the key do)."""
     with _blocks_lock:
         block = _blocks.pop((key, client), range(0))
-        if n > len(block):
-            size = max(n, JID_BLOCK)
-            end = engine.redis.incrby(keys.JID_COUNTER, size) + 1
-            block = range(end - size, end)
-        _blocks[(key, client)] = block[n:]
+        start, _blocks[(key, client)] = take_jids(engine.redis, block, n, JID_BLOCK)
         while len(_blocks) > MAX_CLIENTS:
             _blocks.pop(next(iter(_blocks)))
-    return block.start
+    return start
 
 
 def _give_back(key: str, client: str, first: int, n: int) -> None:
     """Return jids ``first`` .. ``first+n-1`` to the client's block if none was taken since."""
     with _blocks_lock:
         block = _blocks.get((key, client))
-        if block is not None and block.start == first + n:
-            _blocks[(key, client)] = range(first, block.stop)
+        if block is not None:
+            _blocks[(key, client)] = give_back(block, first, n)

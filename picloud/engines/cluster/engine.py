@@ -53,6 +53,22 @@ def chunk_size(n: int) -> int:
     return max(1, min(MAX_CHUNK, n // 32))
 
 
+def take_jids(client: redis.Redis, block: range, n: int, size: int) -> tuple[int, range]:
+    """The first of ``n`` fresh consecutive jids from ``block`` (when it holds too few, a new
+    block of ``max(n, size)`` reserved with one INCRBY), and what is left of the block."""
+    if n > len(block):
+        size = max(n, size)
+        end = client.incrby(keys.JID_COUNTER, size) + 1
+        block = range(end - size, end)
+    return block.start, block[n:]
+
+
+def give_back(block: range, first: int, n: int) -> range:
+    """``block`` with the jids ``first`` .. ``first+n-1`` in front again, if none was taken
+    from it since they were (a submission that queued nothing)."""
+    return range(first, block.stop) if block.start == first + n else block
+
+
 class ClusterEngine:
     """The Engine protocol on the Celery fleet, as one api key: it signs what it submits and
     sees only that key's jobs (``keys.ANY_OWNER``, the admin, sees all and submits nothing)."""
@@ -104,13 +120,8 @@ class ClusterEngine:
     # --- submitting ---------------------------------------------------------------------------
     def _reserve(self, n: int) -> int:
         """The first of ``n`` fresh consecutive jids (small submissions share a block)."""
-        if n > len(self._jids):
-            with self._broker_errors():
-                size = max(n, self._jid_block)
-                end = self.redis.incrby(keys.JID_COUNTER, size) + 1
-            self._jids = range(end - size, end)
-        start = self._jids.start
-        self._jids = self._jids[n:]
+        with self._broker_errors():
+            start, self._jids = take_jids(self.redis, self._jids, n, self._jid_block)
         return start
 
     def submit(self, submission: Submission) -> range:
@@ -177,8 +188,7 @@ class ClusterEngine:
         outcome = replies[-1]
         if outcome[0] == b"nodep":
             self.redis.delete(*chunk_keys)
-            if self._jids.start == start + n:  # nothing was made: the jids are still free
-                self._jids = range(start, self._jids.stop)
+            self._jids = give_back(self._jids, start, n)  # nothing was made: still free
             raise CloudException(f"This dependency does not exist: job {int(outcome[1])}")
         _warn_if_unserved(queue, replies[-2 - len(chunk_keys)])
         jids = range(start, start + n)
