@@ -65,6 +65,11 @@ def chunk(chunk_id: str) -> str:
     return f"{PREFIX}chunk:{chunk_id}"
 
 
+def submitted(api_key: str, token: str) -> str:
+    """The jids an HTTP client's submission got, by its token (a retry gets the same)."""
+    return f"{PREFIX}submitted:{api_key}:{token}"
+
+
 def chunk_message(chunk_id: str) -> str:
     """Hash of a chunk's queue, message, first jid, count and owner (to requeue it)."""
     return f"{PREFIX}chunkmsg:{chunk_id}"

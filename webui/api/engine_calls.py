@@ -109,9 +109,9 @@ def _submit(request: HttpRequest, key: str, args: dict[str, Any]) -> range:
     token = args.pop("token", None)
     if token is not None and not (isinstance(token, str) and _TOKEN.match(token)):
         raise ApiError(400, "a submission's token must be 32 hex digits")
+    remembered = keys.submitted(key, token) if token is not None else None
     with engine_changing(request) as engine:
-        remembered = f"{keys.PREFIX}submitted:{key}:{token}"
-        if token is not None:
+        if remembered is not None:
             found = engine.redis.get(remembered)
             if found is not None:
                 start, stop = (int(v) for v in found.split(b","))
@@ -129,7 +129,7 @@ def _submit(request: HttpRequest, key: str, args: dict[str, Any]) -> range:
             if reserved:  # nothing was queued: the jids are the client's next ones still
                 _give_back(key, client, *reserved)
             raise
-        if token is not None:
+        if remembered is not None:
             engine.redis.set(remembered, f"{jids.start},{jids.stop}", ex=TOKEN_SECONDS)
     return jids
 
