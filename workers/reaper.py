@@ -118,13 +118,17 @@ class Reaper:
         if not client.set(keys.REAPER_LOCK, self.name, nx=True, px=lock_ms):
             return 0
         expired = client.zrangebyscore(keys.LEASES, "-inf", time.time())
-        lost = False
+        lost = []
         for chunk in expired:
             holder, first = client.hmget(keys.chunk_message(chunk.decode()), "owner", "first")
             if holder is not None and first is not None and runs_here(holder.decode(), int(first)):
                 # a slow renewal (a loaded host), not a lost worker: its process still runs it
                 client.zadd(keys.LEASES, {chunk: time.time() + leases.LEASE_SECONDS}, xx=True)
                 continue
+            lost.append((chunk, holder))
+        if lost:  # first: the handed-on chunks' messages then go to the head, ahead of these
+            self.rescan(client)
+        for chunk, holder in lost:
             requeued = scripts.run(
                 client,
                 "release",
@@ -142,9 +146,6 @@ class Reaper:
                 holder.decode() if holder else "?",
                 requeued,
             )
-            lost = True
-        if lost:
-            self.rescan(client)
         return len(expired)
 
 
