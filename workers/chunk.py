@@ -10,6 +10,7 @@ the loss; a job over its pool's memory limit fails saying so; a killed job ends 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -36,6 +37,9 @@ MAX_ATTEMPTS = 3
 #: or a finished job's result (reporting).
 CLAIM_PATIENCE = 120.0
 REPORT_PATIENCE = 600.0
+#: Why a drained worker's jobs were handed on (release.lua charges none of them).
+DRAINED = "its worker shut down before the job started"
+log = logging.getLogger("picloud.worker")
 
 
 class ChunkRun:
@@ -104,7 +108,7 @@ class ChunkRun:
         waiting = [(jid, blobs[jid - self.first]) for jid in jids]
         one_by_one = report_each or self.options.kill_process
         reporter = _Reporter(self, report_each)
-        while waiting:
+        while waiting and not context.slot.draining():
             waiting = [(j, b) for j, b in waiting if j not in context.watchdog.killed]
             if not waiting:
                 break
@@ -122,6 +126,31 @@ class ChunkRun:
             if ended.lost is not None and ended.lost.jid is not None:
                 waiting = self._after_loss(ended.lost, sandbox, waiting, reporter)
         reporter.flush()
+        if context.slot.draining():
+            self._leave([jid for jid, _ in waiting] + sorted(reporter.unstarted))
+
+    def _leave(self, unstarted: list[int]) -> None:
+        """The worker shuts down (a drain): the chunk's jobs that did not start go back to
+        queued, uncharged, and its message to the head of its queue, for other workers. (Jobs
+        killed before they started are not held any more: release.lua leaves them.)"""
+        if not unstarted:
+            return
+        last = min(unstarted) - 1  # every job held from there on never started
+        requeued = self._patient_script(
+            f"leaving chunk {self.chunk} to other workers",
+            "release",
+            self.chunk,
+            self.context.owner,
+            last,
+            "finished",
+            DRAINED,
+            MAX_ATTEMPTS,
+        )
+        log.warning(
+            "picloud: shutting down: %s job(s) of chunk %s left to other workers",
+            requeued,
+            self.chunk,
+        )
 
     def _batch(self, jobs: list[tuple[int, bytes]], func_blob: bytes) -> Batch:
         spec = self.spec
@@ -304,13 +333,17 @@ class _Reporter:
         self._each = each
         self._pending: list[Outcome] = []
         self._last = time.monotonic()
-        #: jobs that ended (reported, or killed before they started)
+        #: jobs that ended (reported, or skipped: killed before they started, or a drain)
         self.seen: set[int] = set()
+        #: the skipped ones
+        self.unstarted: set[int] = set()
 
     def done(self, jid: int, outcome: Outcome | None) -> None:
         self.seen.add(jid)
         if outcome is not None:
             self._pending.append(outcome)
+        else:
+            self.unstarted.add(jid)
         if self._each or time.monotonic() - self._last > REPORT_INTERVAL:
             self._run._report(self._pending, final=False)
             self._pending, self._last = [], time.monotonic()

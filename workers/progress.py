@@ -14,7 +14,7 @@ import tempfile
 import time
 from typing import NamedTuple
 
-from picloud.sandbox.slot import FINISHED, IDLE, RUNNING
+from picloud.sandbox.slot import DRAIN_OFFSET, FINISHED, IDLE, RUNNING, SIZE
 from picloud.sandbox.slot import LAYOUT as _LAYOUT
 
 
@@ -45,8 +45,8 @@ class Slot:
         self.descriptor = os.open(
             slot_path(os.getpid()), os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600
         )
-        os.ftruncate(self.descriptor, _LAYOUT.size)
-        self._map = mmap.mmap(self.descriptor, _LAYOUT.size)
+        os.ftruncate(self.descriptor, SIZE)
+        self._map = mmap.mmap(self.descriptor, SIZE)
         self.first = 0
         self.pid = os.getpid()
 
@@ -64,6 +64,10 @@ class Slot:
 
     def finished(self, jid: int) -> None:
         _LAYOUT.pack_into(self._map, 0, self.first, jid, FINISHED)
+
+    def draining(self) -> bool:
+        """True once the worker shuts down (drain): start no other job."""
+        return self._map[DRAIN_OFFSET] != 0
 
     def now(self) -> tuple[int, int]:
         """(last started jid, state) as written last, by this process or its sandbox."""
@@ -92,6 +96,17 @@ def read(pid: int) -> Progress | None:
     if len(data) < _LAYOUT.size:
         return None
     return Progress(*_LAYOUT.unpack(data))
+
+
+def drain(pid: int) -> bool:
+    """Tell process ``pid`` (and its sandbox) to start no other job; False if it has no slot."""
+    try:
+        with open(slot_path(pid), "r+b") as handle:
+            handle.seek(DRAIN_OFFSET)
+            handle.write(b"\x01")
+    except OSError:
+        return False
+    return True
 
 
 def known(pid: int, first: int) -> tuple[int, str]:

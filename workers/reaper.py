@@ -14,7 +14,7 @@ import redis
 from picloud import keys
 from picloud.engines.cluster import scripts
 from picloud.exceptions import CloudException
-from workers import leases, progress
+from workers import holders, leases, progress
 from workers.chunk import MAX_ATTEMPTS
 
 log = logging.getLogger("picloud.worker")
@@ -121,46 +121,42 @@ class Reaper:
         lost = []
         for chunk in expired:
             holder, first = client.hmget(keys.chunk_message(chunk.decode()), "owner", "first")
-            if holder is not None and first is not None and runs_here(holder.decode(), int(first)):
+            if holder is None or first is None:
+                lost.append((chunk, "", 0, "unknown", WHOLE_WORKER_LOST))
+                continue
+            handover = _handover(holder.decode(), int(first))
+            if handover is None:
                 # a slow renewal (a loaded host), not a lost worker: its process still runs it
                 client.zadd(keys.LEASES, {chunk: time.time() + leases.LEASE_SECONDS}, xx=True)
                 continue
-            lost.append((chunk, holder))
+            lost.append((chunk, *handover))
         if lost:  # first: the handed-on chunks' messages then go to the head, ahead of these
             self.rescan(client)
-        for chunk, holder in lost:
+        for chunk, owner, last, state, why in lost:
             requeued = scripts.run(
-                client,
-                "release",
-                time.time(),
-                chunk,
-                "",
-                0,
-                "unknown",
-                WHOLE_WORKER_LOST,
-                MAX_ATTEMPTS,
+                client, "release", time.time(), chunk, owner, last, state, why, MAX_ATTEMPTS
             )
             log.warning(
-                "picloud reaper: chunk %s lost its worker %s; %s job(s) handed on",
+                "picloud reaper: chunk %s lost its worker %s (%s); %s job(s) handed on",
                 chunk.decode(),
-                holder.decode() if holder else "?",
+                owner or "?",
+                why,
                 requeued,
             )
         return len(expired)
 
 
-def runs_here(owner: str, first: int) -> bool:
-    """True when ``owner`` (``node@host/pid``) is a worker process alive on this host that
-    runs the chunk starting at ``first`` now (its slot says so: a process that gave the chunk
-    up, or lost the reply to its claim, does not hold it any more)."""
-    node, _, pid = owner.rpartition("/")
-    if node.rpartition("@")[2] != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            if b"celery" not in handle.read():
-                return False
-    except OSError:
-        return False
-    found = progress.read(int(pid))
-    return found is not None and found.first == first
+def _handover(owner: str, first: int) -> tuple[str, int, str, str] | None:
+    """How release.lua is to hand on the expired chunk starting at ``first`` held by ``owner``
+    (owner, last started jid, its state, what happened), or None while its holder runs it. A
+    dead process of this host left its slot: that tells which job ran, so a job that never
+    started is not charged; of another host's worker only the chunk's progress record is known."""
+    pid = holders.local_pid(owner)
+    if pid is None:
+        return owner, 0, "unknown", WHOLE_WORKER_LOST
+    if holders.is_pool_process(pid):
+        if holders.runs(pid, first):
+            return None
+        return owner, 0, "unknown", f"its process (pid {pid}) stopped running the chunk"
+    last, state = progress.known(pid, first)
+    return owner, last, state, f"its process (pid {pid}) was lost"

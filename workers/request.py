@@ -19,8 +19,9 @@ from billiard.exceptions import WorkerLostError
 from celery.worker.request import Request
 from celery.worker.state import task_ready
 
+from picloud import keys
 from picloud.engines.cluster import scripts
-from workers import leases, progress
+from workers import holders, leases, progress
 from workers.chunk import MAX_ATTEMPTS
 
 log = logging.getLogger("picloud.worker")
@@ -47,16 +48,24 @@ class ChunkRequest(Request):
         if isinstance(exc, ExceptionWithTraceback):
             exc = exc.exc
         lost = isinstance(exc, _LOST) and not (self._already_cancelled or self._already_revoked)
-        if lost and self.chunk and self.worker_pid and self._hand_on(exc):
+        if lost and self._hand_on(exc):
             task_ready(self)
             self.acknowledge()
             return
         super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
 
     def _hand_on(self, exc: BaseException) -> bool:
-        """Hand the dead process's jobs on; False if Redis could not be reached (then Celery
-        requeues the message and the chunk's lease is the backstop)."""
-        pid = int(self.worker_pid or 0)
+        """Hand the dead process's jobs on; False if that is not known to be ours to do, or
+        Redis could not be reached (then Celery requeues the message and the chunk's lease is
+        the backstop)."""
+        if not self.chunk:  # died before its accepting reached us: the chunk may say who
+            spec = self.args[0] if self.args else None
+            if not isinstance(spec, dict) or not spec.get("chunk"):
+                return False
+            self.chunk, self.first = str(spec["chunk"]), int(spec.get("first") or 0)
+        pid = int(self.worker_pid or 0) or self._dead_holder()
+        if not pid:
+            return False
         last, state = progress.known(pid, self.first)
         owner = f"{self.hostname}/{pid}"
         why = describe_loss(exc, pid)
@@ -80,6 +89,16 @@ class ChunkRequest(Request):
             "picloud: %s while running chunk %s; %s job(s) handed on", why, self.chunk, requeued
         )
         return True
+
+    def _dead_holder(self) -> int:
+        """The pid of the chunk's holder when it is a process of this host that died (then it
+        was the one this message went to), else 0."""
+        try:
+            holder = leases.main_client().hget(keys.chunk_message(str(self.chunk)), "owner")
+        except redis.RedisError:
+            return 0
+        pid = holders.local_pid(holder.decode()) if holder else None
+        return 0 if pid is None or holders.is_pool_process(pid) else pid
 
 
 def describe_loss(exc: BaseException, pid: int | None) -> str:

@@ -1,5 +1,6 @@
 """Celery signal handlers: the reaper and the trust listener start with each worker; pool
-processes die with it, hide their memory, and start their first sandboxes at once."""
+processes die with it, hide their memory, and start their first sandboxes at once; a warm
+shutdown drains them."""
 
 from __future__ import annotations
 
@@ -8,11 +9,18 @@ import logging
 import signal
 from typing import Any
 
+from billiard.process import active_children
 from celery import current_app
-from celery.signals import worker_init, worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    worker_init,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+    worker_shutting_down,
+)
 
 from picloud import broker, keys
-from workers import cgroups, sandboxes
+from workers import cgroups, progress, sandboxes
 from workers.context import undumpable
 from workers.listener import Listener
 from workers.pools import pool_for_queue
@@ -56,6 +64,18 @@ def start_reaper(sender: Any = None, **_: Any) -> None:
     _reaper.start()
     # processes forked from now on start knowing the newest trust records
     Listener(broker.client(broker.broker_url()), {keys.TRUST_CHANNEL: trust().learn})
+
+
+@worker_shutting_down.connect
+def drain(how: str = "", **_: Any) -> None:
+    """A warm shutdown (SIGTERM) drains the worker: each pool process, and the sandbox it
+    runs, finishes the job running and starts no other; the rest of its chunk goes back to
+    the queue for other workers (workers.chunk), while Celery waits for the running ones."""
+    if how != "Warm":
+        return
+    children = [child.pid for child in active_children() if child.pid]
+    drained = sum(progress.drain(pid) for pid in children)
+    log.warning("picloud: shutting down: %s of %s pool process(es) drained", drained, len(children))
 
 
 @worker_shutdown.connect

@@ -178,7 +178,7 @@ class Server:
             if time.monotonic() - checked > CONTROL_INTERVAL:
                 self._read_control()
                 checked = time.monotonic()
-            if jid in self.skipped:
+            if jid in self.skipped or self.slot.draining():
                 report.add_skipped(jid)
                 continue
             self.slot.started(jid)

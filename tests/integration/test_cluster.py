@@ -15,8 +15,10 @@ from picloud import keys
 from picloud.client import Cloud
 from picloud.engines.cluster import scripts
 from picloud.exceptions import CloudException, NoWorkerWarning
+from picloud.sandbox.slot import IDLE, LAYOUT
 from tests import jobfuncs as jf
 from tests.services import Worker, keyed_engine, redis_server, wait_until
+from workers import progress
 
 
 @pytest.fixture
@@ -98,9 +100,10 @@ def test_jobs_of_a_dead_worker_come_back_through_their_lease(tmp_path, gates):
         try:
             gate = gates("lease")
             again = client.call(jf.wait_for_file, gate.path, "again")
-            lost = client.call(jf.wait_for_file, gate.path, "lost", _restartable=False)
+            started = str(tmp_path / "lost.pid")
+            lost = client.call(jf.write_pid_and_wait, started, gate.path, _restartable=False)
             jf.wait_status(client, again, "processing")
-            jf.wait_status(client, lost, "processing")
+            jf.read_when_written(started)  # it runs (processing means claimed)
             first.kill()
             replacement = Worker(url, "c1", 1, tmp_path)
             try:
@@ -197,6 +200,29 @@ def test_a_worker_lost_whole_gives_back_the_messages_it_had_not_claimed(client, 
         assert broker.hget(keys.job(taken), "status") == b"queued"
     finally:
         client.kill([claimed, taken])
+        broker.close()
+
+
+def test_a_dead_process_that_never_started_its_claimed_job_is_not_charged(client, cluster):
+    """A pool process died after its claim, before its job started, and nobody handed the
+    chunk on (its death was not reported with the message): when the lease expires, the
+    reaper reads the dead process's slot, so the unrestartable job goes back to queued,
+    uncharged, rather than failing for a run it never had."""
+    with pytest.warns(NoWorkerWarning):
+        jid = client.call(jf.square, 2, _type="c2", _env="nobody", _restartable=False)
+    broker = redis.Redis.from_url(cluster.url)
+    dead = 2**22 + 3  # no such process
+    try:
+        chunk, key = (v.decode() for v in broker.hmget(keys.job(jid), "chunk", "owner"))
+        owner = f"c2-dead@{socket.gethostname()}/{dead}"
+        with open(progress.slot_path(dead), "wb") as slot:
+            slot.write(LAYOUT.pack(jid, 0, IDLE))  # its chunk, no job started
+        scripts.run(broker, "claim", time.time(), owner, jid, 1, time.time() - 1, chunk, key)
+        wait_until(lambda: not broker.zscore(keys.LEASES, chunk), 20, "the lease handed on")
+        assert broker.hmget(keys.job(jid), "status", "attempts") == [b"queued", None]
+    finally:
+        progress.discard(dead)
+        client.kill(jid)
         broker.close()
 
 
