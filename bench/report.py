@@ -66,8 +66,8 @@ def header(env: dict[str, Any], run: Run, mode: str) -> str:
 def _number(value: float, unit: str) -> str:
     if unit in ("items/s", "jobs/s"):
         return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.1f}k"
-    if unit == "ms":
-        return f"{value:.3f}"
+    if unit in ("ms", "s"):
+        return f"{value:.3f}" if value < 100 else f"{value:.0f}"
     return f"{value:.1f}"
 
 
@@ -88,11 +88,24 @@ def ratio(metric: Metric, ours: Measurement | None, peer: Measurement | None) ->
     return ours.value / peer.value
 
 
-def _target(metric: Metric) -> tuple[str, str]:
+def _target(metric: Metric) -> str:
+    target = metric.target
+    if target is None:
+        return ""
+    sign = ">=" if target.higher_is_better else "<="
+    if target.peer is not None:
+        return f"{sign} {target.value:g}x {target.peer}"
+    return f"{sign} {_number(target.value, metric.unit)}"
+
+
+def met(run: Run, metric: Metric) -> bool | None:
+    """Whether the measured system met the row's target (None: no target, or not measured)."""
     if metric.target is None:
-        return "", ""
-    sign = ">=" if metric.target.higher_is_better else "<="
-    return f"{sign} {_number(metric.target.value, metric.unit)}", ""
+        return None
+    values = run.values.get(metric.key, {})
+    ours = values.get(run.systems[0])
+    peer = values.get(metric.target.peer) if metric.target.peer else None
+    return metric.target.met(ours.value if ours else None, peer.value if peer else None)
 
 
 def rows(run: Run) -> list[list[str]]:
@@ -109,20 +122,42 @@ def rows(run: Run) -> list[list[str]]:
                 _cell(values.get(peer), metric.unit),
                 "-" if factor is None else f"{factor:.2f}x",
             ]
-        target, met = _target(metric)
-        if metric.target is not None:
-            ok = metric.target.met(ours.value if ours else None)
-            met = "?" if ok is None else ("yes" if ok else "NO")
-        out.append([*cells, target, met])
+        ok = met(run, metric)
+        verdict = "" if metric.target is None else {None: "?", True: "yes", False: "NO"}[ok]
+        out.append([*cells, _target(metric), verdict])
     return out
 
 
-def table(run: Run) -> str:
+def details(run: Run) -> list[str]:
+    """The notes measurements carry (commands counted, a smaller size measured)."""
+    out = []
+    for metric in run.metrics:
+        for name, measurement in run.values.get(metric.key, {}).items():
+            if measurement.text:
+                out.append(f"{metric.key} {name}: {measurement.text}")
+    return out
+
+
+def _head(run: Run) -> list[str]:
     subject, *peers = run.systems
     head = ["scenario", subject]
     for peer in peers:
         head += [peer, "ratio"]
-    head += ["target", "met?"]
+    return [*head, "target", "met?"]
+
+
+def notes(run: Run) -> list[str]:
+    return [
+        "ratio = picloud / peer, in the row's unit: for ms, s, cmds lower is better, "
+        "for /s and % higher.",
+        *run.notes,
+        *details(run),
+        f"total benchmark time: {run.seconds:.1f} s",
+    ]
+
+
+def table(run: Run) -> str:
+    head = _head(run)
     body = rows(run)
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     align = ["<"] + [">"] * (len(head) - 2) + ["<"]
@@ -131,12 +166,33 @@ def table(run: Run) -> str:
         return " | ".join(f"{c:{a}{w}}" for c, a, w in zip(cells, align, widths)).rstrip()
 
     rule = "-+-".join("-" * w for w in widths)
-    notes = [
-        "ratio = picloud / peer, in the row's unit: for ms and us lower is better, for /s higher.",
-        *run.notes,
-        f"total benchmark time: {run.seconds:.1f} s",
+    return "\n".join([line(head), rule, *map(line, body), "", *notes(run)])
+
+
+def markdown(env: dict[str, Any], runs: list[Run], mode: str, command: str) -> str:
+    """BENCHMARKS.md: the header, then each comparison's table and notes."""
+    out = [
+        "# picloud benchmarks",
+        "",
+        f"Written by `{command}` on {env['date']}; every figure below is from that one run, "
+        "each system on a fresh Redis (redis-server, no persistence) with the same number of "
+        "worker processes. A value is the median of its runs, [min-max] when there were "
+        "several. Ratios are picloud / peer, measured side by side; only those are claims.",
+        "",
+        f"- machine: {env['cpu']}, {env['cores']} cores, {env['platform']}",
+        f"- load average (1 min) at start: {env['loadavg_1min']}",
+        f"- python {env['python']}, picloud {env['picloud']}, cloudpickle {env['cloudpickle']}, "
+        + ", ".join(f"{p} {_version(p)}" for p in ("celery", "redis", "dask", "rq")),
+        f"- mode: {mode}, worker processes: {runs[0].config.procs}",
     ]
-    return "\n".join([line(head), rule, *map(line, body), "", *notes])
+    for run in runs:
+        head, body = _head(run), rows(run)
+        out += ["", f"## {run.systems[0]} vs {', '.join(run.systems[1:])}", ""]
+        out.append("| " + " | ".join(head) + " |")
+        out.append("|" + "|".join("---" for _ in head) + "|")
+        out += ["| " + " | ".join(cell.replace("|", "/") for cell in r) + " |" for r in body]
+        out += ["", *(f"- {note}" for note in notes(run))]
+    return "\n".join(out) + "\n"
 
 
 def to_json(env: dict[str, Any], run: Run, mode: str) -> dict[str, Any]:
@@ -153,7 +209,7 @@ def to_json(env: dict[str, Any], run: Run, mode: str) -> dict[str, Any]:
                 **asdict(metric),
                 "values": {name: {"value": m.value, **m.detail} for name, m in values.items()},
                 "ratio": {p: ratio(metric, ours, values.get(p)) for p in peers},
-                "met": metric.target.met(ours.value if ours else None) if metric.target else None,
+                "met": met(run, metric),
             }
         )
     return {

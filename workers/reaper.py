@@ -39,6 +39,8 @@ class Reaper:
         self._run_id: str | None = None
         #: no sweep before this (monotonic): after a Redis restart, live workers renew first
         self._quiet_until = 0.0
+        #: when beat looks for workers gone for good next (monotonic)
+        self._next_stale_check = 0.0
 
     def start(self) -> None:
         threading.Thread(target=self._run, name="picloud-reaper", daemon=True).start()
@@ -95,13 +97,18 @@ class Reaper:
         return pushed
 
     def beat(self, client: redis.Redis) -> None:
-        """Say that this worker serves its queues, per pool and per worker; drop the worker
-        fields not renewed for WORKER_HEARTBEAT_TTL seconds (a worker gone for good)."""
+        """Say that this worker serves its queues, per pool and per worker; every half
+        WORKER_HEARTBEAT_TTL, drop the worker fields not renewed for that long (a worker gone
+        for good)."""
         now = time.time()
         pipe = client.pipeline(transaction=False)
         pipe.hset(keys.POOL_HEARTBEATS, mapping={queue: now for queue in self.queues})
         mine = {f"{queue} {self.node}": now for queue in self.queues}
         pipe.hset(keys.WORKER_HEARTBEATS, mapping=mine)
+        if time.monotonic() < self._next_stale_check:
+            pipe.execute()
+            return
+        self._next_stale_check = time.monotonic() + WORKER_HEARTBEAT_TTL / 2
         pipe.hgetall(keys.WORKER_HEARTBEATS)
         seen = pipe.execute()[-1]
         stale = [field for field, last in seen.items() if now - float(last) > WORKER_HEARTBEAT_TTL]
@@ -114,6 +121,8 @@ class Reaper:
         whole may also have held messages it had not claimed yet (kombu gives those back only
         after its visibility timeout, an hour): the chunks with queued jobs get their message
         queued again."""
+        if not client.zrangebyscore(keys.LEASES, "-inf", time.time(), start=0, num=1):
+            return 0  # the usual case, one command: no lease expired
         lock_ms = max(100, int(leases.RENEW_INTERVAL * 1000) - 100)
         if not client.set(keys.REAPER_LOCK, self.name, nx=True, px=lock_ms):
             return 0

@@ -12,6 +12,7 @@ from bench.systems.multiprocessing_pool import MultiprocessingPool
 from bench.systems.picloud_cluster import PicloudCluster
 from bench.systems.picloud_http import PicloudHttp
 from bench.systems.picloud_local import PicloudLocal
+from bench.systems.rq_queue import RqQueue
 
 #: name -> factory taking the number of worker processes
 SYSTEMS: dict[str, Callable[[int], System]] = {
@@ -21,16 +22,17 @@ SYSTEMS: dict[str, Callable[[int], System]] = {
     "picloud-http": PicloudHttp,
     "celery-raw": CeleryRaw,
     "dask": DaskDistributed,
+    "rq": RqQueue,
 }
 
 #: the comparisons of a default run: measured system -> its peers
 COMPARISONS: dict[str, list[str]] = {
     "picloud-local": ["multiprocessing"],
-    "picloud-cluster": ["celery-raw", "dask"],
+    "picloud-cluster": ["celery-raw", "dask", "rq", "multiprocessing"],
     "picloud-http": ["picloud-cluster"],
 }
 
 #: systems measured with the cluster sizes and targets (``Config.cluster``)
-CLUSTER_SYSTEMS = frozenset({"picloud-cluster", "picloud-http", "celery-raw", "dask"})
+CLUSTER_SYSTEMS = frozenset({"picloud-cluster", "picloud-http", "celery-raw", "dask", "rq"})
 
 __all__ = ["CLUSTER_SYSTEMS", "COMPARISONS", "SYSTEMS", "System"]

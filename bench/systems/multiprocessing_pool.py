@@ -5,8 +5,9 @@ from __future__ import annotations
 import multiprocessing
 import time
 from multiprocessing.pool import Pool
+from typing import Any
 
-from bench.systems.base import Func
+from bench.systems.base import Func, timed_calls
 from bench.workloads import square
 
 
@@ -16,9 +17,13 @@ class MultiprocessingPool:
     def __init__(self, procs: int) -> None:
         self.procs = procs
         self.pool: Pool | None = None
+        self.first_result_s: float | None = None
 
     def setup(self) -> None:
+        launched = time.perf_counter()
         self.pool = multiprocessing.get_context("fork").Pool(self.procs)
+        self.pool.apply(square, (1,))
+        self.first_result_s = time.perf_counter() - launched
         self.pool.map(square, range(2 * self.procs))
 
     def _pool(self) -> Pool:
@@ -26,15 +31,19 @@ class MultiprocessingPool:
         return self.pool
 
     def call_latency(self, func: Func, n: int, warmup: int) -> list[float]:
-        apply, clock = self._pool().apply_async, time.perf_counter
-        for i in range(warmup):
-            apply(func, (i,)).get()
-        times = []
-        for i in range(n):
-            start = clock()
-            apply(func, (i,)).get()
-            times.append(clock() - start)
-        return times
+        apply = self._pool().apply_async
+        return timed_calls(lambda i: apply(func, (i,)).get(), n, warmup)
+
+    def call_with(self, func: Func, arg: Any, n: int) -> list[float]:
+        apply = self._pool().apply_async
+        return timed_calls(lambda _: apply(func, (arg,)).get(), n, 1)
+
+    def fan_in(self, func: Func, n: int) -> float:
+        handle = self._pool().map_async(func, range(n))
+        handle.wait()
+        start = time.perf_counter()
+        handle.get()
+        return time.perf_counter() - start
 
     def map_throughput(self, func: Func, n: int) -> float:
         pool = self._pool()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
-from bench.systems.base import Func
+from bench.systems.base import Func, timed_calls
 from bench.workloads import square
 from picloud.client import Cloud
 
@@ -14,10 +15,14 @@ class PicloudSystem:
 
     procs: int
     cloud: Cloud | None = None
+    first_result_s: float | None = None
 
-    def _open(self, cloud: Cloud) -> None:
-        """Keep ``cloud`` and warm it up (workers started, function cached)."""
+    def _open(self, cloud: Cloud, launched: float) -> None:
+        """Keep ``cloud``; note the seconds from ``launched`` (perf_counter) to its first
+        result; warm it up (every process started, the function cached)."""
         self.cloud = cloud
+        cloud.result(cloud.call(square, 1))
+        self.first_result_s = time.perf_counter() - launched
         cloud.result(cloud.map(square, range(2 * self.procs)))
 
     def _cloud(self) -> Cloud:
@@ -26,20 +31,26 @@ class PicloudSystem:
 
     def call_latency(self, func: Func, n: int, warmup: int) -> list[float]:
         cloud = self._cloud()
-        call, result, clock = cloud.call, cloud.result, time.perf_counter
-        for i in range(warmup):
-            result(call(func, i))
-        times = []
-        for i in range(n):
-            start = clock()
-            result(call(func, i))
-            times.append(clock() - start)
-        return times
+        call, result = cloud.call, cloud.result
+        return timed_calls(lambda i: result(call(func, i)), n, warmup)
+
+    def call_with(self, func: Func, arg: Any, n: int) -> list[float]:
+        cloud = self._cloud()
+        call, result = cloud.call, cloud.result
+        return timed_calls(lambda _: result(call(func, arg)), n, 1)
 
     def map_throughput(self, func: Func, n: int) -> float:
         cloud = self._cloud()
         start = time.perf_counter()
         cloud.result(cloud.map(func, range(n)))
+        return time.perf_counter() - start
+
+    def fan_in(self, func: Func, n: int) -> float:
+        cloud = self._cloud()
+        jids = cloud.map(func, range(n))
+        cloud.join(jids)
+        start = time.perf_counter()
+        cloud.result(jids)
         return time.perf_counter() - start
 
     def submit_map(self, func: Func, n: int) -> float:

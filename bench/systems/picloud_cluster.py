@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+import time
 from pathlib import Path
 
 from bench.systems.picloud_api import PicloudSystem
@@ -16,23 +17,31 @@ class PicloudCluster(PicloudSystem):
     """``Cloud(ClusterEngine(url, key, secret))`` (signed jobs) against a fresh Redis and
     ``Worker(url, "c1", procs)``."""
 
+    #: B6P: the client's own modules travel with its jobs
+    ships_modules = True
+
     def __init__(self, procs: int) -> None:
         self.procs = procs
+        self.redis_url = ""
+        self.pids: list[int] = []
         self._stack = contextlib.ExitStack()
 
     def setup(self) -> None:
-        url, _ = self._fleet()
-        self._open(Cloud(keyed_engine(url), lambda: "cluster"))
+        url, _, launched = self._fleet()
+        self._open(Cloud(keyed_engine(url), lambda: "cluster"), launched)
 
-    def _fleet(self) -> tuple[str, Path]:
-        """Start a fresh Redis and the c1 worker (stopped by ``close``); (its URL, a folder)."""
+    def _fleet(self) -> tuple[str, Path, float]:
+        """Start a fresh Redis and the c1 worker (stopped by ``close``); (its URL, a folder,
+        when the worker was launched)."""
         stack = self._stack
-        url = stack.enter_context(redis_server())
+        self.redis_url = url = stack.enter_context(redis_server())
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-picloud-")))
+        launched = time.perf_counter()
         worker = Worker(url, "c1", self.procs, folder)
         stack.callback(worker.stop)
+        self.pids = [worker.process.pid]
         worker.wait_ready()
-        return url, folder
+        return url, folder, launched
 
     def close(self) -> None:
         try:

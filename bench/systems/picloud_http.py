@@ -18,10 +18,11 @@ class PicloudHttp(PicloudCluster):
     a WebServer on that Redis."""
 
     def setup(self) -> None:
-        url, folder = self._fleet()
+        url, folder, launched = self._fleet()
         with redis.Redis.from_url(url) as client:
             register_key(client)
         install_test_authority(str(folder))
         web = WebServer(url, folder, (TEST_API_KEY, TEST_SECRET), env={"PICLOUD_HOME": str(folder)})
         self._stack.callback(web.stop)
-        self._open(Cloud(lambda: HttpEngine(web.url, TEST_API_KEY, TEST_SECRET), lambda: "cluster"))
+        engine = lambda: HttpEngine(web.url, TEST_API_KEY, TEST_SECRET)  # noqa: E731
+        self._open(Cloud(engine, lambda: "cluster"), launched)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from bench.systems.picloud_api import PicloudSystem
 from picloud.client import Cloud
 from picloud.engines.local.engine import LocalEngine
@@ -16,7 +18,9 @@ class PicloudLocal(PicloudSystem):
 
     def setup(self) -> None:
         procs, kind = self.procs, self.connection_type
-        self._open(Cloud(lambda: LocalEngine(num_procs=procs, connection_type=kind), lambda: kind))
+        launched = time.perf_counter()
+        engine = lambda: LocalEngine(num_procs=procs, connection_type=kind)  # noqa: E731
+        self._open(Cloud(engine, lambda: kind), launched)
 
     def close(self) -> None:
         self._close_cloud()
