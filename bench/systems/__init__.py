@@ -12,6 +12,7 @@ from bench.systems.multiprocessing_pool import MultiprocessingPool
 from bench.systems.picloud_cluster import PicloudCluster
 from bench.systems.picloud_http import PicloudHttp
 from bench.systems.picloud_local import PicloudLocal
+from bench.systems.picloud_stack import PicloudStack
 from bench.systems.rq_queue import RqQueue
 
 #: name -> factory taking the number of worker processes
@@ -20,6 +21,7 @@ SYSTEMS: dict[str, Callable[[int], System]] = {
     "multiprocessing": MultiprocessingPool,
     "picloud-cluster": PicloudCluster,
     "picloud-http": PicloudHttp,
+    "picloud-stack": PicloudStack,
     "celery-raw": CeleryRaw,
     "dask": DaskDistributed,
     "rq": RqQueue,
@@ -30,9 +32,12 @@ COMPARISONS: dict[str, list[str]] = {
     "picloud-local": ["multiprocessing"],
     "picloud-cluster": ["celery-raw", "dask", "rq", "multiprocessing"],
     "picloud-http": ["picloud-cluster"],
+    "picloud-stack": ["celery-raw"],
 }
 
 #: systems measured with the cluster sizes and targets (``Config.cluster``)
-CLUSTER_SYSTEMS = frozenset({"picloud-cluster", "picloud-http", "celery-raw", "dask", "rq"})
+CLUSTER_SYSTEMS = frozenset(
+    {"picloud-cluster", "picloud-http", "picloud-stack", "celery-raw", "dask", "rq"}
+)
 
 __all__ = ["CLUSTER_SYSTEMS", "COMPARISONS", "SYSTEMS", "System"]

@@ -12,10 +12,18 @@ from pathlib import Path
 from tests.services import REPO
 
 
-def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """``command`` in a new session, run from the repository with ``env`` added, its output to
-    ``log``."""
-    environment = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), *sys.path]), **env)
+def start(
+    command: list[str], log: Path, env: dict[str, str], clean: bool = False
+) -> subprocess.Popen[bytes]:
+    """``command`` in a new session, run from the repository with ``env`` added (``clean``:
+    without this process's PICLOUD_* and DJANGO_* variables), its output to ``log``."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not (clean and name.startswith(("PICLOUD_", "DJANGO_")))
+    }
+    path = os.pathsep.join([str(REPO), *sys.path])
+    environment = {**inherited, "PYTHONPATH": path, **env}
     with open(log, "wb") as out:  # the child keeps its own copy
         return subprocess.Popen(
             command,
@@ -40,3 +48,26 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
     with contextlib.suppress(ProcessLookupError):  # children left behind
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def marked(name: str, value: str) -> list[int]:
+    """pids of the processes whose environment has ``name=value`` (all a fleet started)."""
+    marker, found = f"{name}={value}".encode(), []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if marker in handle.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def group_of(pid: int) -> int | None:
+    """Process ``pid``'s process group, or None when it is gone."""
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
