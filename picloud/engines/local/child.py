@@ -11,7 +11,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from picloud import runtime, serialization
-from picloud.accounting import Meter, Usage
+from picloud.accounting import Meter
 from picloud.engines.local.output import JobStream
 from picloud.engines.local.parent import ParentLink
 from picloud.exceptions import JobKilled
@@ -162,16 +162,23 @@ class _Report:
         self.results: list[bytes | None] = []
         self.started: list[float] = []
         self.runtimes: list[float] = []
-        self.usage: list[Usage | None] = []
+        #: what each used, as three columns of plain numbers (a Usage per job would cost
+        #: more to pickle and unpickle than a trivial job costs to run)
+        self.rss: list[int] = []
+        self.user: list[float] = []
+        self.system: list[float] = []
         self.others: list[Outcome] = []
 
     def add(self, outcome: Outcome) -> None:
-        if outcome.status == _DONE and outcome.profile is None:
+        used = outcome.usage
+        if outcome.status == _DONE and outcome.profile is None and used is not None:
             self.jids.append(outcome.jid)
             self.results.append(outcome.result)
             self.started.append(outcome.started)
             self.runtimes.append(outcome.runtime)
-            self.usage.append(outcome.usage)
+            self.rss.append(used.max_rss)
+            self.user.append(used.user)
+            self.system.append(used.system)
         else:
             self.others.append(outcome)
 
@@ -179,7 +186,15 @@ class _Report:
         return time.monotonic() - self.last_sent > FLUSH_INTERVAL
 
     def send(self, chunk_done: bool, exiting: bool) -> None:
-        done = (self.jids, self.results, self.started, self.runtimes, self.usage)
+        done = (
+            self.jids,
+            self.results,
+            self.started,
+            self.runtimes,
+            self.rss,
+            self.user,
+            self.system,
+        )
         self.conn.send(("out", done, self.others, chunk_done, exiting))
         self._reset()
         self.last_sent = time.monotonic()

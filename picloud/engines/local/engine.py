@@ -326,15 +326,15 @@ class LocalEngine:
 
     def _record_done(self, worker: WorkerProcess, done: tuple) -> None:
         """Record jobs that returned a value, sent as columns (jids, results, starts, times,
-        usage)."""
+        and what each used: peak memory, user and system seconds)."""
         table, pop, pid = self._table, worker.assigned.pop, worker.pid
-        for jid, result, started, runtime, usage in zip(*done):
+        for jid, result, started, runtime, rss, user, system in zip(*done):
             batch, index = pop(jid)
             if batch.status[index] in SETTLED_CODES:
                 continue
             batch.started[index] = started
             batch.runtime[index] = runtime
-            batch.usage[index] = usage
+            batch.usage[index] = (rss, user, system)
             batch.workers[index] = pid
             batch.results[index] = result
             table.finish(batch, index, DONE)

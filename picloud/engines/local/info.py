@@ -29,7 +29,8 @@ def job_info(
     """The requested fields of job ``jid`` (status already resolved by the engine)."""
     batch, index = table.locate(jid)
     started = worker.started if worker is not None else batch.started[index]
-    usage = batch.usage[index] if status.finished else None
+    used = batch.usage[index] if status.finished else None
+    usage = None if used is None else accounting.Usage(*used)
     groups = accounting.info_groups(usage, batch.runtime[index], False)
     out: dict[str, Any] = accounting.requested(groups, fields)
     for field in fields:

@@ -10,7 +10,6 @@ import itertools
 import time
 from collections.abc import Iterable
 
-from picloud.accounting import Usage
 from picloud.engines.base import Submission, Watcher
 from picloud.exceptions import CloudException, NoSuchJobError
 from picloud.jobs import FAILED, JobStatus
@@ -64,7 +63,8 @@ class Batch:
         self.started = [0.0] * n
         self.finished = [0.0] * n
         self.runtime = [0.0] * n
-        self.usage: list[Usage | None] = [None] * n
+        #: what each finished job used: a Usage, or its three values as a plain tuple
+        self.usage: list[tuple[int, float, float] | None] = [None] * n
         self.workers: dict[int, int] = {}
         self.profiles: dict[int, str] = {}
         self.unfinished = n
