@@ -11,7 +11,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from picloud import runtime, serialization
-from picloud.accounting import Meter
+from picloud.accounting import Meter, Usage
 from picloud.engines.local.output import JobStream
 from picloud.engines.local.parent import ParentLink
 from picloud.exceptions import JobKilled
@@ -101,7 +101,7 @@ class _Child:
         except Exception:
             text = "Could not depickle the job's function:\n" + remote_traceback()
             for jid, _ in items:
-                report.add(Outcome(jid, JobStatus.ERROR.value, None, text, time.time(), 0.0))
+                report.add(Outcome(jid, JobStatus.ERROR.value, None, text, time.time(), 0.0), None)
             report.send(chunk_done=True, exiting=False)
             return True
         exiting = False
@@ -111,8 +111,8 @@ class _Child:
                 self.drain_control()
             if jid in self.skip:
                 continue
-            outcome = self.run_one(jid, func, args_blob, options)
-            report.add(outcome)
+            outcome, used = self.run_one(jid, func, args_blob, options)
+            report.add(outcome, used)
             exiting = options.kill_process or outcome.status == JobStatus.KILLED.value
             if exiting:
                 break
@@ -122,7 +122,10 @@ class _Child:
         self.skip.clear()
         return not exiting
 
-    def run_one(self, jid: int, func: Any, args_blob: bytes, options: WireOptions) -> Outcome:
+    def run_one(
+        self, jid: int, func: Any, args_blob: bytes, options: WireOptions
+    ) -> tuple[Outcome, Usage | None]:
+        """How the job ended, and what it used (None when a kill cut the measure short)."""
         slot, streams = self.slot, self.streams
         slot[STARTED] = time.time()
         slot[CURRENT] = slot[LAST_STARTED] = jid
@@ -132,16 +135,11 @@ class _Child:
         meter.start()
         try:
             outcome = run_job(jid, func, args_blob, options)
-            return outcome._replace(usage=meter.stop())
+            return outcome, meter.stop()
         except JobKilled:  # the kill landed just after the function returned
-            return Outcome(
-                jid,
-                JobStatus.KILLED.value,
-                None,
-                "Job terminated by user",
-                slot[STARTED],
-                time.time() - slot[STARTED],
-            )
+            since, text = slot[STARTED], "Job terminated by user"
+            killed = Outcome(jid, JobStatus.KILLED.value, None, text, since, time.time() - since)
+            return killed, None
         finally:
             slot[CURRENT] = 0
             for stream in streams:
@@ -169,8 +167,8 @@ class _Report:
         self.system: list[float] = []
         self.others: list[Outcome] = []
 
-    def add(self, outcome: Outcome) -> None:
-        used = outcome.usage
+    def add(self, outcome: Outcome, used: Usage | None) -> None:
+        """``outcome`` and what the job used (kept apart: a done job's go as columns)."""
         if outcome.status == _DONE and outcome.profile is None and used is not None:
             self.jids.append(outcome.jid)
             self.results.append(outcome.result)
@@ -180,7 +178,7 @@ class _Report:
             self.user.append(used.user)
             self.system.append(used.system)
         else:
-            self.others.append(outcome)
+            self.others.append(outcome if used is None else outcome._replace(usage=used))
 
     def due(self) -> bool:
         return time.monotonic() - self.last_sent > FLUSH_INTERVAL
