@@ -107,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(runs) > 1:
         print(f"\nwhole run: {time.perf_counter() - started:.1f} s")
     markdown = args.markdown
-    if markdown is None and args.default_run and not args.quick:
+    every = len(scenarios) == len(SCENARIOS)
+    if markdown is None and args.default_run and every and not args.quick:
         markdown = "BENCHMARKS.md"
     if markdown:
         command = "make bench" if markdown == "BENCHMARKS.md" else "python -m bench"

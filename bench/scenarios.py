@@ -394,6 +394,8 @@ def _b5_measure(system: System, config: Config) -> Results:
     if call_with is None:
         return {}
     out = {}
+    for func, arg in ((length, "x"), (text_of, 1)):  # warm: both functions stored and loaded
+        call_with(func, arg, config.warmup)
     for n in config.payload_sizes:
         calls = max(3, config.payload_calls // (10 if n >= 10_000_000 else 1))
         for way, func, arg in (("arg", length, "x" * n), ("result", text_of, n)):
