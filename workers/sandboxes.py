@@ -168,23 +168,22 @@ class Sandbox:
         self.channel = Channel(mine)
         if self.group is not None:  # before it runs anything: it waits for the setup frame
             self.group.enter(self.process.pid)
-        self.channel.send(
-            {
-                "uid": self.identity.uid,
-                "gid": self.identity.gid,
-                "limits": self.pool.limits(),
-                "cgroup": self.group is not None,
-                "pool": self.pool.name,
-                "supervisor": os.getpid(),
-                "private_mounts": self.private_mounts,
-                "slot": self.slot.descriptor,
-                "home": self._home,
-                "sys_path": _code_paths(),
-                "readable": [sys.base_prefix, sys.prefix, sys.exec_prefix, *_code_paths()],
-            }
-        )
-        ready, _, _ = select.select([mine], [], [], START_TIMEOUT)
-        try:
+        setup = {
+            "uid": self.identity.uid,
+            "gid": self.identity.gid,
+            "limits": self.pool.limits(),
+            "cgroup": self.group is not None,
+            "pool": self.pool.name,
+            "supervisor": os.getpid(),
+            "private_mounts": self.private_mounts,
+            "slot": self.slot.descriptor,
+            "home": self._home,
+            "sys_path": _code_paths(),
+            "readable": [sys.base_prefix, sys.prefix, sys.exec_prefix, *_code_paths()],
+        }
+        try:  # it may be dead already (killed as it started): then the send fails too
+            self.channel.send(setup)
+            ready, _, _ = select.select([mine], [], [], START_TIMEOUT)
             header, _ = self.channel.recv() if ready else ({"error": "no answer"}, [])
         except (ChannelClosed, BadFrame) as exc:
             header = {"error": f"it exited ({exc}): {self._stderr_now()}"}
