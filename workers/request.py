@@ -36,10 +36,14 @@ class ChunkRequest(Request):
     first = 0
 
     def on_accepted(self, pid: int, time_accepted: float) -> None:
-        spec = self.args[0] if self.args else None
-        if isinstance(spec, dict):
-            self.chunk, self.first = str(spec.get("chunk")), int(spec.get("first") or 0)
+        self._note_chunk()
         super().on_accepted(pid, time_accepted)
+
+    def _note_chunk(self) -> None:
+        """Take the chunk id and first jid from the message's spec (when it has them)."""
+        spec = self.args[0] if self.args else None
+        if isinstance(spec, dict) and spec.get("chunk"):
+            self.chunk, self.first = str(spec["chunk"]), int(spec.get("first") or 0)
 
     def on_failure(
         self, exc_info: Any, send_failed_event: bool = True, return_ok: bool = False
@@ -59,10 +63,9 @@ class ChunkRequest(Request):
         Redis could not be reached (then Celery requeues the message and the chunk's lease is
         the backstop)."""
         if not self.chunk:  # died before its accepting reached us: the chunk may say who
-            spec = self.args[0] if self.args else None
-            if not isinstance(spec, dict) or not spec.get("chunk"):
+            self._note_chunk()
+            if not self.chunk:
                 return False
-            self.chunk, self.first = str(spec["chunk"]), int(spec.get("first") or 0)
         pid = int(self.worker_pid or 0) or self._dead_holder()
         if not pid:
             return False
