@@ -86,6 +86,20 @@ def picloud_env(**settings: str) -> Iterator[None]:
             picloud.config.reload()
 
 
+def spawn(command: list[str], log_path: Path, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """``command`` run from the repository in a session of its own, with environment ``env``
+    and its output in ``log_path``."""
+    with open(log_path, "wb") as log:  # the child keeps its own copy of the file
+        return subprocess.Popen(
+            command,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -268,15 +282,7 @@ class Worker:
             "-l",
             "INFO",
         ]
-        with open(self.log_path, "wb") as log:  # the worker keeps its own copy of the file
-            self.process = subprocess.Popen(
-                command,
-                cwd=REPO,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.process = spawn(command, self.log_path, env)
 
     def wait_ready(self, timeout: float = 30) -> None:
         """Wait until this worker's reaper said it serves the queue."""

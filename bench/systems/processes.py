@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.services import REPO
+from tests.services import REPO, spawn
 
 
 def start(
@@ -23,16 +23,7 @@ def start(
         if not (clean and name.startswith(("PICLOUD_", "DJANGO_")))
     }
     path = os.pathsep.join([str(REPO), *sys.path])
-    environment = {**inherited, "PYTHONPATH": path, **env}
-    with open(log, "wb") as out:  # the child keeps its own copy
-        return subprocess.Popen(
-            command,
-            cwd=REPO,
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    return spawn(command, log, {**inherited, "PYTHONPATH": path, **env})
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

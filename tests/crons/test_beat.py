@@ -18,7 +18,7 @@ from django.db import connection
 
 from picloud import cron, keys
 from tests import jobfuncs as jf
-from tests.services import REPO, wait_until
+from tests.services import REPO, spawn, wait_until
 from webui.crons.models import Cron
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -61,17 +61,7 @@ def beats(count: int, broker_url: str, database_url: str, folder: Path) -> Itera
             logs.append(folder / f"beat-{number}.log")
             command = [sys.executable, "-m", "celery", "-A", "workers", "beat", "-S", SCHEDULER,
                        "-l", "INFO", "-s", str(folder / f"schedule-{number}")]  # fmt: skip
-            with open(logs[-1], "wb") as log:
-                processes.append(
-                    subprocess.Popen(
-                        command,
-                        cwd=REPO,
-                        env=env,
-                        stdout=log,
-                        stderr=subprocess.STDOUT,
-                        start_new_session=True,
-                    )  # fmt: skip
-                )
+            processes.append(spawn(command, logs[-1], env))
         yield logs
     finally:
         for process in processes:
