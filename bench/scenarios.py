@@ -237,18 +237,23 @@ def _rates(timed: Callable[[int], float | None], n: int, repeats: int) -> Measur
     return Measurement(statistics.median(rates), detail)
 
 
+def _capped(system: System, n: int, cap: str = "max_n") -> tuple[int, str]:
+    """The size a system measures for ``n`` (a slow one caps it: attribute ``cap``) and the
+    note that says so."""
+    size = min(n, getattr(system, cap, n))
+    return size, f"at n={size:,}" if size < n else ""
+
+
 def _b3_measure(system: System, config: Config) -> Results:
     out = {}
     # a slow system may cap its timed runs (``max_repeats``)
     repeats = min(config.repeats, getattr(system, "max_repeats", config.repeats))
-    cap = getattr(system, "max_n", None)
     for n in config.map_sizes:
-        size = n if cap is None else min(n, cap)
-        if size < n and out:
+        size, text = _capped(system, n)
+        if text and out:
             break  # measured once at the cap
         measured = _rates(lambda k: system.map_throughput(square, k), size, repeats)
         if measured is not None:
-            text = f"at n={size:,}" if size < n else ""
             out[f"B3.n{n}"] = replace(measured, text=text)
     # variants only some systems have: ``extra_maps()`` -> [(key, label, n)]
     extra_maps = getattr(system, "extra_maps", lambda: [])
@@ -363,13 +368,11 @@ def _b4_metrics(config: Config) -> list[Metric]:
 
 def _b4_measure(system: System, config: Config) -> Results:
     out = {}
-    cap = getattr(system, "max_n", None)
     for ms, n in config.sleep_jobs.items():
-        size = n if cap is None else min(n, cap)
+        size, text = _capped(system, n)
         seconds = system.map_throughput(SLEEPS[ms], size)
         if seconds is not None:
             ideal = ms * size / 1000 / config.procs
-            text = f"at n={size:,}" if size < n else ""
             out[f"B4.ms{ms}"] = Measurement(100 * ideal / seconds, text=text)
     return out
 
@@ -415,11 +418,10 @@ def _b7_measure(system: System, config: Config) -> Results:
     fan_in = getattr(system, "fan_in", None)
     if fan_in is None:
         return {}
-    n = min(config.fan_in_n, getattr(system, "max_fan_in", config.fan_in_n))
+    n, text = _capped(system, config.fan_in_n, "max_fan_in")
     seconds = fan_in(square, n)
     if seconds is None:
         return {}
-    text = f"at n={n:,}" if n < config.fan_in_n else ""
     return {"B7.fan_in": Measurement(seconds * 1e3 * 10_000 / n, text=text)}
 
 
