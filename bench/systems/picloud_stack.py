@@ -9,6 +9,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,16 +22,15 @@ from picloud.client import Cloud
 from picloud.engines.cluster.engine import ClusterEngine
 from picloud.exceptions import NoWorkerWarning
 from tests.services import free_port, redis_server, wait_until
-
-#: the pools `make run` starts (B10 counts commands per worker, one per pool)
-POOLS = 4
+from workers.pools import POOLS
 
 
 class PicloudStack(PicloudSystem):
     """``Cloud(ClusterEngine(broker, key, secret))`` of the fleet's fleet.json."""
 
     ships_modules = True
-    workers = POOLS
+    #: B10 counts per worker: `make run` starts one per pool
+    workers = len(POOLS)
     note = (
         "picloud-stack: python -m picloud.fleet (4 pools, web, recorder, beat) per scenario, on "
         "a fresh Redis and home; B9 is its start to the first result; raw Celery is measured "
@@ -77,9 +77,9 @@ class PicloudStack(PicloudSystem):
             warnings.simplefilter("ignore", NoWorkerWarning)
             self._open(cloud, launched)
 
-    def _stop(self, fleet: object) -> None:
+    def _stop(self, fleet: subprocess.Popen[bytes]) -> None:
         """SIGTERM the fleet (it stops all it started), then kill what is left."""
-        stop(fleet)  # type: ignore[arg-type]
+        stop(fleet)
         for pid in marked("PICLOUD_HOME", self._home):
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)

@@ -92,8 +92,7 @@ class RqQueue:
 
     def fan_in(self, func: Func, n: int) -> float:
         jobs = self._enqueue_map(func, n)
-        self._result(jobs[-1])
-        for job in jobs:
+        for job in jobs:  # all finished
             self._result(job)
         start_at = time.perf_counter()
         for job in jobs:
