@@ -96,21 +96,24 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
-def client(url: str) -> redis.Redis:
+def client(url: str, read_timeout: float | None = None) -> redis.Redis:
     """A client for ``url``; it connects on its first command (workers retry through broker
-    faults: picloud.engines.cluster.patience)."""
+    faults: picloud.engines.cluster.patience). ``read_timeout``: seconds a reply may take, for
+    blocking commands that wait longer than redis-py's default (5 s)."""
+    extra = {} if read_timeout is None else {"socket_timeout": read_timeout}
     return redis.Redis.from_url(
         url,
         socket_connect_timeout=CONNECT_TIMEOUT,
         socket_keepalive=True,
         health_check_interval=30,
+        **extra,
     )
 
 
-def connect(url: str) -> redis.Redis:
+def connect(url: str, read_timeout: float | None = None) -> redis.Redis:
     """A client for ``url`` that fails fast (CloudException naming the broker) when it is
     unreachable."""
-    made = client(url)
+    made = client(url, read_timeout)
     try:
         made.ping()
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:

@@ -23,7 +23,7 @@ from picloud.engines.base import Finished, Submission, Watcher
 from picloud.engines.cluster import scripts
 from picloud.engines.cluster.info import pool_served, read_info
 from picloud.engines.cluster.messages import list_key, queue_name, task_message
-from picloud.engines.cluster.notices import FinishNotices
+from picloud.engines.cluster.notices import WAIT_SECONDS, FinishNotices
 from picloud.engines.cluster.patience import patiently
 from picloud.engines.cluster.sources import Sources
 from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
@@ -105,7 +105,9 @@ class ClusterEngine:
         self._chunk_ids = itertools.count()
         self._stored_functions: set[str] = set()
         self._sources = Sources(self.redis, self.owner)
-        self.notices = FinishNotices(lambda: broker.connect(url), keys.reply(self.client_id))
+        self.notices = FinishNotices(
+            lambda: broker.connect(url, read_timeout=WAIT_SECONDS + 5), keys.reply(self.client_id)
+        )
         self._closed = False
         #: the last RECENT_SUBMISSIONS submissions' jids (see _submitted_here)
         self._recent: list[range] = []

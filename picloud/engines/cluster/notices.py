@@ -15,6 +15,9 @@ from picloud.jobs import JobStatus
 log = logging.getLogger("picloud")
 #: Pushed to the reply list to wake the thread when the engine closes.
 _STOP = b"stop"
+#: Seconds one wait on the reply list lasts (closing wakes it sooner, with _STOP): an idle
+#: client costs the broker one command per this.
+WAIT_SECONDS = 30
 
 
 class FinishNotices:
@@ -63,7 +66,7 @@ class FinishNotices:
             try:
                 if client is None:
                     client = self._connect()
-                item = client.brpop([self.reply_key], timeout=2)
+                item = client.brpop([self.reply_key], timeout=WAIT_SECONDS)
             except (redis.ConnectionError, redis.TimeoutError, OSError, CloudException) as exc:
                 log.warning("picloud: lost the broker while waiting for job notices: %s", exc)
                 if self._closing:
