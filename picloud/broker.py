@@ -96,6 +96,19 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
+#: Values at least this large are handed to redis-py as memoryviews: it then writes them to
+#: the socket as they are, where its hiredis packer would first copy every argument into one
+#: buffer (15 ms for a 10 MB result on this project's machine).
+ZERO_COPY_BYTES = 64 << 10
+
+
+def zero_copy(value: Any) -> Any:
+    """``value``, as a memoryview when it is bytes of ZERO_COPY_BYTES or more."""
+    if isinstance(value, bytes) and len(value) >= ZERO_COPY_BYTES:
+        return memoryview(value)
+    return value
+
+
 def client(url: str, read_timeout: float | None = None) -> redis.Redis:
     """A client for ``url``; it connects on its first command (workers retry through broker
     faults: picloud.engines.cluster.patience). ``read_timeout``: seconds a reply may take, for

@@ -23,7 +23,7 @@ from picloud.engines.cluster.sources import SOURCE_SECONDS
 from picloud.execution import Outcome
 from picloud.jobs import JobStatus
 from picloud.options import wire_options
-from workers import verify
+from workers import blobs, verify
 from workers.context import WorkerContext
 from workers.leases import LEASE_SECONDS
 from workers.output import JobOutput
@@ -107,7 +107,8 @@ class ChunkRun:
         keeper = context.keeper(self.queue)
         waiting = [(jid, blobs[jid - self.first]) for jid in jids]
         one_by_one = report_each or self.options.kill_process
-        reporter = _Reporter(self, report_each)
+        # the chunk's last job goes out with the final report, in one call
+        reporter = _Reporter(self, report_each, None if one_by_one else jids[-1])
         while waiting and not context.slot.draining():
             waiting = [(j, b) for j, b in waiting if j not in context.watchdog.killed]
             if not waiting:
@@ -236,7 +237,10 @@ class ChunkRun:
             self.key,
         )
         pipe.get(keys.chunk(self.chunk))
-        pipe.get(keys.function(str(spec.get("func"))))
+        func_name = "func " + str(spec.get("func"))
+        func_blob = blobs.checked.get(func_name)
+        if func_blob is None:
+            pipe.get(keys.function(str(spec.get("func"))))
         pipe.hmget(keys.api_key(self.key), "record", "sig")
         cron = verify.root_cron(spec)
         if cron is not None:
@@ -245,19 +249,30 @@ class ChunkRun:
         if isinstance(parent, int):
             pipe.hmget(keys.job(parent), "status", "owner")
         bundle = spec.get("bundle")
-        if bundle:
+        bundle_name = f"bundle {self.key} {bundle}"
+        manifest = blobs.checked.get(bundle_name) if bundle else None
+        if bundle and manifest is None:
             pipe.get(keys.bundle(self.key, str(bundle)))
-        replies = pipe.execute()
-        (claimed, restartable), payload, func_blob, key_record = replies[:4]
-        extra = iter(replies[4:])
-        cron_record = next(extra) if cron is not None else None
-        parent_state = next(extra) if isinstance(parent, int) else None
+        replies = iter(pipe.execute())
+        claimed, restartable = next(replies)
+        payload = next(replies)
+        if func_blob is None:
+            func_blob = next(replies)
+        key_record = next(replies)
+        cron_record = next(replies) if cron is not None else None
+        parent_state = next(replies) if isinstance(parent, int) else None
         refusal = verify.problem(
             spec, context.trust, key_record, payload, func_blob, cron_record, parent_state
         )
+        if refusal is None:
+            assert func_blob is not None
+            blobs.checked.keep(func_name, func_blob)
         if refusal is None and bundle:
-            self.manifest, why = _manifest(str(bundle), next(extra))
+            manifest = next(replies) if manifest is None else manifest
+            self.manifest, why = _manifest(str(bundle), manifest)
             refusal = None if why is None else verify.REFUSED + why
+            if why is None and manifest is not None:
+                blobs.checked.keep(bundle_name, manifest)
         jids = [int(j) for j in claimed.split(b",")] if claimed else []
         return jids, restartable == b"1", payload, func_blob, refusal
 
@@ -328,11 +343,13 @@ class _Reporter:
     """Outcomes on their way to Redis: stored in batches (at least every REPORT_INTERVAL), or
     each at once for jobs that must not run twice."""
 
-    def __init__(self, run: ChunkRun, each: bool) -> None:
+    def __init__(self, run: ChunkRun, each: bool, last: int | None) -> None:
         self._run = run
         self._each = each
+        #: the job whose end waits for ``flush`` (which follows it at once)
+        self._last = last
         self._pending: list[Outcome] = []
-        self._last = time.monotonic()
+        self._sent = time.monotonic()
         #: jobs that ended (reported, or skipped: killed before they started, or a drain)
         self.seen: set[int] = set()
         #: the skipped ones
@@ -344,9 +361,11 @@ class _Reporter:
             self._pending.append(outcome)
         else:
             self.unstarted.add(jid)
-        if self._each or time.monotonic() - self._last > REPORT_INTERVAL:
+        if jid == self._last:
+            return
+        if self._each or time.monotonic() - self._sent > REPORT_INTERVAL:
             self._run._report(self._pending, final=False)
-            self._pending, self._last = [], time.monotonic()
+            self._pending, self._sent = [], time.monotonic()
 
     def flush(self) -> None:
         self._run._report(self._pending, final=True)

@@ -25,6 +25,8 @@ MAX_FRAME = 1 << 30
 _JOINED = 1 << 20
 #: Bytes asked of the socket at least, per read.
 _READ = 1 << 16
+#: Reads at least this much larger than what is held go straight into their own buffer.
+_DIRECT = 1 << 20
 
 Frame = tuple[dict[str, Any], list[bytes]]
 
@@ -73,6 +75,8 @@ class Channel:
 
     def _exact(self, size: int) -> bytes:
         held = self._held
+        if size - len(held) >= _DIRECT:
+            return self._direct(size)
         while len(held) < size:
             try:
                 data = self.sock.recv(max(size - len(held), _READ))
@@ -84,6 +88,24 @@ class Channel:
         taken = bytes(held[:size])
         del held[:size]
         return taken
+
+    def _direct(self, size: int) -> bytes:
+        """``size`` bytes read into one buffer made for them (a large result or argument:
+        ``recv(size)`` would allocate ``size`` bytes for each piece the socket hands over)."""
+        out = bytearray(size)
+        have = len(self._held)
+        out[:have] = self._held
+        self._held.clear()
+        view = memoryview(out)
+        while have < size:
+            try:
+                got = self.sock.recv_into(view[have:])
+            except OSError as exc:
+                raise ChannelClosed(str(exc)) from None
+            if not got:
+                raise ChannelClosed("the other end closed the channel")
+            have += got
+        return out  # type: ignore[return-value]  # a bytearray reads as bytes from here on
 
     def close(self) -> None:
         self.sock.close()

@@ -161,6 +161,16 @@ def test_result_single_and_list(cloud):
     assert cloud.result([]) == []
 
 
+@pytest.mark.parametrize("size", [10, 5_000, 300_000])
+def test_results_small_middling_and_large_arrive_whole_as_often_as_asked(cloud, size):
+    """Small results ride their job's notice, large ones are read apart from the rest."""
+    jid = cloud.call(jf.identity, "r" * size)
+    assert cloud.result(jid) == (("r" * size,), {})
+    assert cloud.result(jid) == (("r" * size,), {})  # read again, from the broker
+    texts = ["a" * size, "b", "c" * size]
+    assert cloud.result(cloud.map(jf.identity, texts)) == [((t,), {}) for t in texts]
+
+
 def test_result_and_join_wait_on_events_not_polling(cloud):
     """PiCloud polled every 1 s; picloud's result returns as soon as the job is done."""
     started = time.monotonic()

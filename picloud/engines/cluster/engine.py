@@ -33,6 +33,8 @@ from picloud.jobs import JobStatus
 _STATUS_OF = {ord(s.value[0]): s for s in JobStatus}
 _MISSING = ord("-")
 _LENGTH = struct.Struct(">I")
+#: results.lua's length of a body it left out for the client to read on its own
+_LARGE = 0xFFFFFFFF
 #: Largest number of jobs in one Celery message.
 MAX_CHUNK = 256
 #: Commands per pipeline when reading many jobs.
@@ -48,9 +50,19 @@ JID_BLOCK = 64
 RIDE_OUT = 30.0
 
 
-def chunk_size(n: int) -> int:
-    """Jobs per message: one for small maps (spread over workers), up to MAX_CHUNK."""
-    return max(1, min(MAX_CHUNK, n // 32))
+def chunk_sizes(n: int) -> list[int]:
+    """Jobs per message, in order: one each for small maps (spread over workers), else chunks
+    of up to MAX_CHUNK whose last ones halve down to one job, so that workers finishing the
+    map at different times share its end instead of one waiting on another's last chunk."""
+    size = max(1, min(MAX_CHUNK, n // 32))
+    tail: list[int] = []
+    part = size // 2
+    while part >= 1 and n - sum(tail) > size:
+        tail.append(part)
+        part //= 2
+    left = n - sum(tail)
+    uniform = [size] * (left // size) + ([left % size] if left % size else [])
+    return uniform + tail
 
 
 def take_jids(client: redis.Redis, block: range, n: int, size: int) -> tuple[int, range]:
@@ -137,7 +149,6 @@ class ClusterEngine:
         queue = queue_name(options.type, options.env)
         blobs = submission.args_blobs
         n = len(blobs)
-        size = chunk_size(n)
         digest = signing.digest(submission.func_blob)
         start = self._reserve(n) if submission.first_jid is None else submission.first_jid
         spec = {"func": digest, **granted_fields(options), "key": self.owner}
@@ -148,16 +159,17 @@ class ClusterEngine:
         target = list_key(queue, options.priority)
         pipe = self.redis.pipeline(transaction=False)
         if digest not in self._stored_functions:
-            pipe.set(keys.function(digest), submission.func_blob)
+            pipe.set(keys.function(digest), broker.zero_copy(submission.func_blob))
         pipe.hget(keys.POOL_HEARTBEATS, queue)
         chunk_args: list[Any] = []
         chunk_keys = []
-        for offset in range(0, n, size):
+        offset = 0
+        for size in chunk_sizes(n):
             part = blobs[offset : offset + size]
             chunk_id = f"{self.client_id}.{next(self._chunk_ids)}"
             chunk_keys.append(keys.chunk(chunk_id))
             payload = pickle.dumps(list(part), 5)
-            pipe.set(chunk_keys[-1], payload)
+            pipe.set(chunk_keys[-1], broker.zero_copy(payload))
             first = start + offset
             chunk_spec = {**spec, "chunk": chunk_id, "count": len(part), "first": first}
             chunk_spec.update(
@@ -165,6 +177,7 @@ class ClusterEngine:
             )
             message = task_message(queue, options.priority, chunk_spec)
             chunk_args += [target, len(part), message, chunk_id]
+            offset += size
         deps = options.depends_on
         scripts.queue(
             pipe,
@@ -278,24 +291,55 @@ class ClusterEngine:
         return 0 < len(jids) <= 16 and all(any(j in r for r in recent) for j in jids)
 
     def results(self, jids: Sequence[int]) -> list[Finished]:
-        out: list[Finished] = []
+        statuses: list[JobStatus] = []
+        bodies: list[bytes | None] = []  # None: a large body, read on its own below
         for blob in self._each_batch("results", jids):
             view, offset = memoryview(blob), 0
             while offset < len(view):
                 letter = view[offset]
                 (size,) = _LENGTH.unpack_from(view, offset + 1)
-                body = bytes(view[offset + 5 : offset + 5 + size])
-                offset += 5 + size
                 if letter == _MISSING:
-                    raise NoSuchJobError(jids[len(out)])
-                status = _STATUS_OF[letter]
-                if status == JobStatus.DONE:
-                    out.append(Finished(status, body, None))
+                    raise NoSuchJobError(jids[len(statuses)])
+                statuses.append(_STATUS_OF[letter])
+                if size == _LARGE:
+                    bodies.append(None)
+                    offset += 5
                 else:
-                    out.append(Finished(status, None, body.decode("utf-8", "replace") or None))
-        return out
+                    bodies.append(bytes(view[offset + 5 : offset + 5 + size]))
+                    offset += 5 + size
+        self._read_large(jids, statuses, bodies)
+        return [
+            Finished(status, body, None)
+            if status == JobStatus.DONE
+            else Finished(status, None, body.decode("utf-8", "replace") or None)
+            for status, body in zip(statuses, bodies)  # type: ignore[union-attr]
+        ]
+
+    def _read_large(
+        self, jids: Sequence[int], statuses: list[JobStatus], bodies: list[bytes | None]
+    ) -> None:
+        """Fill in the large results and errors results.lua left out, one HGET each."""
+        large = [i for i, body in enumerate(bodies) if body is None]
+        if not large:
+            return
+
+        def read() -> list[bytes | None]:
+            pipe = self.redis.pipeline(transaction=False)
+            for i in large:
+                field = "result" if statuses[i] == JobStatus.DONE else "exception"
+                pipe.hget(keys.job(jids[i]), field)
+            return pipe.execute()
+
+        for i, body in zip(large, self._patiently(read, RIDE_OUT)):
+            if body is None:  # deleted since
+                raise NoSuchJobError(jids[i])
+            bodies[i] = body
 
     def done_results(self, jids: Sequence[int]) -> list[bytes] | None:
+        if len(jids) == 1:
+            carried = self.notices.take_result(jids[0])
+            if carried is not None:
+                return [carried]
         finished = self.results(jids)
         if any(f.status != JobStatus.DONE for f in finished):
             return None

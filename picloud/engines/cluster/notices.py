@@ -15,6 +15,10 @@ from picloud.jobs import JobStatus
 log = logging.getLogger("picloud")
 #: Pushed to the reply list to wake the thread when the engine closes.
 _STOP = b"stop"
+#: Starts a notice of one done job that carries its (small) result: ``=<jid>:<result>``.
+_CARRIED = b"="
+#: Carried results kept until read, at most (the oldest go first; then they are read).
+CARRIED_KEPT = 64
 #: Seconds one wait on the reply list lasts (closing wakes it sooner, with _STOP): an idle
 #: client costs the broker one command per this.
 WAIT_SECONDS = 30
@@ -31,6 +35,8 @@ class FinishNotices:
         self.finished: dict[int, JobStatus] = {}
         #: jids announced as failed (error, killed, stalled), in arrival order
         self.failures: list[int] = []
+        #: results that rode their job's notice, not read yet
+        self._carried: dict[int, bytes] = {}
         self._watchers: dict[int, list[Watcher]] = {}
         self._thread: threading.Thread | None = None
         self._closing = False
@@ -59,6 +65,12 @@ class FinishNotices:
         with self.changed:
             for jid in jids:
                 self.finished.pop(jid, None)
+                self._carried.pop(jid, None)
+
+    def take_result(self, jid: int) -> bytes | None:
+        """The result that came with job ``jid``'s notice (once), else None."""
+        with self.changed:
+            return self._carried.pop(jid, None)
 
     def _listen(self) -> None:
         client: redis.Redis | None = None
@@ -77,11 +89,27 @@ class FinishNotices:
                 return
             if item is None or item[1] == _STOP:
                 continue
-            self._deliver(item[1].decode())
+            try:
+                self._take(item[1])
+            except ValueError:  # not a notice this client knows: the others still count
+                log.warning("picloud: ignored a job notice it cannot read: %r", item[1][:80])
 
-    def _deliver(self, text: str) -> None:
+    def _take(self, notice: bytes) -> None:
+        """Deliver one notice: ``jid:status,...``, or one done job with its result."""
+        if notice[:1] == _CARRIED:
+            head, _, result = notice[1:].partition(b":")
+            jid = int(head)
+            self._deliver(f"{jid}:{JobStatus.DONE.value}", (jid, result))
+        else:
+            self._deliver(notice.decode())
+
+    def _deliver(self, text: str, carried: tuple[int, bytes] | None = None) -> None:
         fired = []
         with self.changed:
+            if carried is not None:
+                self._carried[carried[0]] = carried[1]
+                while len(self._carried) > CARRIED_KEPT:
+                    del self._carried[next(iter(self._carried))]
             for token in text.split(","):
                 jid_text, _, status_text = token.partition(":")
                 jid, status = int(jid_text), JobStatus(status_text)

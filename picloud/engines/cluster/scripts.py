@@ -10,6 +10,8 @@ from typing import Any
 
 import redis
 
+from picloud.broker import zero_copy
+
 _LUA_DIR = Path(__file__).with_name("lua")
 NAMES = (
     "submit",
@@ -47,6 +49,7 @@ def load_all(client: redis.Redis) -> None:
 
 def run(client: redis.Redis, name: str, *args: Any) -> Any:
     """Run a script now, loading the scripts first if Redis lost them."""
+    args = tuple(map(zero_copy, args))
     try:
         return client.evalsha(sha(name), 0, *args)
     except redis.exceptions.NoScriptError:
@@ -56,4 +59,4 @@ def run(client: redis.Redis, name: str, *args: Any) -> Any:
 
 def queue(pipe: Any, name: str, *args: Any) -> None:
     """Add a script call to a pipeline (call ``load_all`` before on NoScriptError)."""
-    pipe.execute_command("EVALSHA", sha(name), 0, *args)
+    pipe.execute_command("EVALSHA", sha(name), 0, *map(zero_copy, args))

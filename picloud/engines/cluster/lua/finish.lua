@@ -23,6 +23,7 @@ while i <= #ARGV do
     if used ~= '' then values[#values + 1] = 'used'; values[#values + 1] = string.sub(used, 2) end
     redis.call('HSET', k, unpack(values))
     settled(j, status, now, reply, children)
+    if status == 'done' then carry(reply, j, body) end
   end
 end
 if chunk ~= '' then redis.call('ZREM', P .. 'leases', chunk) end

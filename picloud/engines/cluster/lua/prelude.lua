@@ -29,6 +29,10 @@ end
 
 local events = {}   -- status -> list of jids, one ledger event per status
 local notices = {}  -- reply list -> list of finished jids
+local carried = {}  -- reply list -> {jid, result} of a done job whose result rides its notice
+-- results at most this large ride the notice of a job that is alone in it (the client then
+-- reads nothing more)
+local CARRIED_BYTES = 1024
 
 -- a status change for the ledger; a finished one is also noticed on `reply` (if given)
 local function note(jid, status, reply)
@@ -40,6 +44,11 @@ local function note(jid, status, reply)
     if not nl then nl = {}; notices[reply] = nl end
     nl[#nl + 1] = jid .. ':' .. status
   end
+end
+
+-- job `jid` noticed on `reply` is done with `result`: it rides the notice if it is alone there
+local function carry(reply, jid, result)
+  if reply and #result <= CARRIED_BYTES then carried[reply] = {tostring(jid), result} end
 end
 
 local function record(jid, status)
@@ -70,7 +79,12 @@ local function flush(now)
       'status', status, 'jids', ranges(jids), 'time', now)
   end
   for reply, jids in pairs(notices) do
-    redis.call('LPUSH', reply, table.concat(jids, ','))
+    local one = carried[reply]
+    if #jids == 1 and one and jids[1] == one[1] .. ':done' then
+      redis.call('LPUSH', reply, '=' .. one[1] .. ':' .. one[2])
+    else
+      redis.call('LPUSH', reply, table.concat(jids, ','))
+    end
     redis.call('EXPIRE', reply, 86400)
   end
 end
