@@ -166,7 +166,7 @@ class ChunkRun:
 
     def _run_batch(self, sandbox: Sandbox, batch: Batch, reporter: _Reporter) -> Ended:
         context = self.context
-        context.watchdog.begin_batch(sandbox)
+        context.watchdog.begin_batch(sandbox, [jid for jid, _ in batch.jobs])
         try:
             return sandbox.run(batch, reporter.done, JobOutput(context.redis), context.calls)
         finally:

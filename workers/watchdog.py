@@ -1,14 +1,25 @@
 """Per pool process: stopping the job it runs when asked (the kill channel), by SIGKILLing its
 sandbox at once, whatever the job is doing; a job of the batch killed before it started is
-skipped, never started. (``_max_runtime`` is the sandbox run's deadline: workers.sandboxes.)"""
+skipped, never started. (``_max_runtime`` is the sandbox run's deadline: workers.sandboxes.)
+
+A kill can cross the job's start in two places, and both are closed here: announced after the
+claim but before the chunk runner knew its jobs (kept among the recent kills, which the chunk
+takes up), and announced just as the sandbox starts the job (the skip then comes too late: the
+job is watched until the sandbox passes it, and killed if it started)."""
 
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
 
 from workers.sandboxes import Sandbox
 
 KILLED_BY_USER = "Job terminated by user"
+#: Kill announcements remembered for a chunk claimed before they came (jids).
+RECENT_KILLS = 4096
+#: Seconds between two looks at a sandbox told to skip a job it may be starting.
+WATCH_INTERVAL = 0.01
 
 
 class Watchdog:
@@ -19,19 +30,26 @@ class Watchdog:
         self.chunk_jobs: set[int] = set()
         self.killed: set[int] = set()
         self._sandbox: Sandbox | None = None
+        self._recent: deque[int] = deque(maxlen=RECENT_KILLS)
 
     def begin_chunk(self, jids: list[int]) -> None:
         with self._lock:
-            self.chunk_jobs, self.killed = set(jids), set()
+            self.chunk_jobs = set(jids)
+            self.killed = self.chunk_jobs.intersection(self._recent)
 
     def end_chunk(self) -> None:
         with self._lock:
             self.chunk_jobs = set()
 
-    def begin_batch(self, sandbox: Sandbox) -> None:
-        """``sandbox`` runs a batch of the chunk's jobs now."""
+    def begin_batch(self, sandbox: Sandbox, jids: list[int]) -> None:
+        """``sandbox`` runs a batch of the chunk's jobs now: those killed since the batch was
+        made are skipped."""
         with self._lock:
             self._sandbox = sandbox
+            late = self.killed.intersection(jids)
+        for jid in sorted(late):
+            sandbox.skip(jid)
+            threading.Thread(target=self._watch, args=(sandbox, jid), daemon=True).start()
 
     def end_batch(self) -> None:
         with self._lock:
@@ -41,6 +59,7 @@ class Watchdog:
         """A kill announcement (a jid)."""
         jid = int(data)
         with self._lock:
+            self._recent.append(jid)
             if jid not in self.chunk_jobs:
                 return
             self.killed.add(jid)
@@ -49,5 +68,21 @@ class Watchdog:
                 return
             if sandbox.current == jid:
                 sandbox.kill(KILLED_BY_USER)
-            else:
-                sandbox.skip(jid)
+                return
+            sandbox.skip(jid)
+        threading.Thread(target=self._watch, args=(sandbox, jid), daemon=True).start()
+
+    def _watch(self, sandbox: Sandbox, jid: int) -> None:
+        """Kill ``jid`` if ``sandbox`` starts it after all, until the batch ends or the sandbox
+        is past it (a batch runs its jobs in jid order)."""
+        while True:
+            with self._lock:
+                if self._sandbox is not sandbox:
+                    return
+                last, _ = sandbox.slot.now()
+                if sandbox.current == jid:
+                    sandbox.kill(KILLED_BY_USER)
+                    return
+                if last > jid:
+                    return
+            time.sleep(WATCH_INTERVAL)

@@ -29,6 +29,9 @@ from picloud.sandbox.channel import BadFrame, decode_frame, encode_frame, pack, 
 
 #: The media type of a frame.
 FRAME_TYPE = "application/x-picloud-frame"
+#: Which try of a call a request is (1, 2, ...): only a second try of a submission can find
+#: its token already used, so the server looks it up only then.
+ATTEMPT_HEADER = "X-Picloud-Attempt"
 #: The longest a wait blocks on the server (a longer wait is several).
 LONG_POLL = 20.0
 #: Seconds a call keeps trying a server that is unreachable, restarting or overloaded.
@@ -100,13 +103,15 @@ class HttpTransport:
         url = f"{self.client.base}api/engine/{method}"
         deadline = time.monotonic() + RETRY_SECONDS
         pause = 0.1
+        attempt = 0
         while True:
+            attempt += 1
             try:
                 response = self.client.send(
                     "POST",
                     url,
                     data=body,
-                    headers={"Content-Type": FRAME_TYPE},
+                    headers={"Content-Type": FRAME_TYPE, ATTEMPT_HEADER: str(attempt)},
                     timeout=(5.0, LONG_POLL + 30.0),
                 )
             except requests.exceptions.SSLError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -168,6 +169,23 @@ def test_kill_without_argument_leaves_finished_jobs(cloud):
     cloud.kill()
     assert cloud.status(jid) == "done"
     assert cloud.result(jid) == 16
+
+
+def test_a_job_killed_as_it_starts_stops(cloud, gates, tmp_path):
+    """Kills sent 0 to 10 ms after the call land before, during and after the claim and the
+    start of the job: whenever the job started, its process is gone soon after; none runs on
+    (it would wait for a gate that never opens, keeping its worker busy)."""
+    never = gates("never").path
+    for i in range(20):
+        pid_path = str(tmp_path / f"pid{i}")
+        jid = cloud.call(jf.write_pid_and_wait, pid_path, never)
+        time.sleep(i * 0.0005)
+        cloud.kill(jid)
+        wait_status(cloud, jid, "killed")
+        time.sleep(0.2)  # a job that started anyway has written its pid by now
+        if os.path.exists(pid_path):
+            pid = int(read_when_written(pid_path))
+            wait_for(lambda: process_gone(pid), 10, f"killed job {jid}'s process {pid} to exit")
 
 
 def test_kill_racing_with_completion(cloud):

@@ -9,6 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -136,3 +137,34 @@ def test_https_with_a_ca_file(cluster, web, tmp_path):
     finally:
         picloud.api.reconnect()
         server.stop()
+
+
+def test_a_submission_whose_answer_was_lost_is_tried_again_and_queues_nothing_twice(web):
+    """The server served the first try, its answer never arrived: the second try (attempt 2)
+    finds the token and answers with the same jobs; no second copy took jids."""
+    import requests
+
+    from picloud.client import Cloud
+    from picloud.engines.http import HttpEngine
+
+    engine = HttpEngine(web.url, TEST_API_KEY, TEST_SECRET)
+    sent = engine.transport.client.send
+    tries: list[str] = []
+
+    def lose_first_answer(method: str, url: str, **kwargs: Any) -> Any:
+        response = sent(method, url, **kwargs)
+        if url.endswith("/submit"):
+            tries.append(kwargs["headers"]["X-Picloud-Attempt"])
+            if len(tries) == 1:
+                raise requests.ConnectionError("the answer was lost on the way")
+        return response
+
+    engine.transport.client.send = lose_first_answer  # type: ignore[method-assign]
+    client = Cloud(lambda: engine, lambda: "cluster")
+    try:
+        jids = client.map(jf.square, range(3))
+        assert tries == ["1", "2"]
+        assert client.result(jids) == [0, 1, 4]
+        assert client.call(jf.square, 2) == jids[-1] + 1  # a second copy would have taken jids
+    finally:
+        client.close()

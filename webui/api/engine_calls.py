@@ -110,8 +110,10 @@ def _submit(request: HttpRequest, key: str, args: dict[str, Any]) -> range:
     if token is not None and not (isinstance(token, str) and _TOKEN.match(token)):
         raise ApiError(400, "a submission's token must be 32 hex digits")
     remembered = keys.submitted(key, token) if token is not None else None
+    # a first try cannot have been served before (an older client says no attempt: look)
+    first_try = request.META.get("HTTP_X_PICLOUD_ATTEMPT") == "1"
     with engine_changing(request) as engine:
-        if remembered is not None:
+        if remembered is not None and not first_try:
             found = engine.redis.get(remembered)
             if found is not None:
                 start, stop = (int(v) for v in found.split(b","))

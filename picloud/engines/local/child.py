@@ -30,6 +30,8 @@ FUNCTION_CACHE_SIZE = 64
 CURRENT, STARTED, KILL_TARGET, KILL_REASON, CONTROL, LAST_STARTED = range(6)
 SLOT_SIZE = 6
 REASON_USER, REASON_MAX_RUNTIME = 1, 2
+#: How a job its user killed ends.
+KILLED = "Job terminated by user"
 
 
 class _Child:
@@ -54,7 +56,7 @@ class _Child:
                 raise JobKilled(
                     f"Job exceeded its _max_runtime of {self.options.max_runtime} minute(s)"
                 )
-            raise JobKilled("Job terminated by user")
+            raise JobKilled(KILLED)
 
     def serve(self) -> None:
         while not self.stopping:
@@ -107,9 +109,16 @@ class _Child:
         exiting = False
         slot[LAST_STARTED] = 0
         for jid, args_blob in items:
+            # say it starts before looking for kills: a kill sent from now on sees it running
+            # (and interrupts it), one sent before is read here (and skips it)
+            slot[CURRENT] = slot[LAST_STARTED] = jid
             if slot[CONTROL] != self.control_seen:
                 self.drain_control()
-            if jid in self.skip:
+            if jid in self.skip:  # killed: said so, for a kill that crossed its start
+                slot[CURRENT] = 0
+                report.add(
+                    Outcome(jid, JobStatus.KILLED.value, None, KILLED, time.time(), 0.0), None
+                )
                 continue
             outcome, used = self.run_one(jid, func, args_blob, options)
             report.add(outcome, used)
@@ -128,7 +137,6 @@ class _Child:
         """How the job ended, and what it used (None when a kill cut the measure short)."""
         slot, streams = self.slot, self.streams
         slot[STARTED] = time.time()
-        slot[CURRENT] = slot[LAST_STARTED] = jid
         for stream in streams:
             stream.begin(jid)
         meter = self.meter
@@ -137,7 +145,7 @@ class _Child:
             outcome = run_job(jid, func, args_blob, options)
             return outcome, meter.stop()
         except JobKilled:  # the kill landed just after the function returned
-            since, text = slot[STARTED], "Job terminated by user"
+            since, text = slot[STARTED], KILLED
             killed = Outcome(jid, JobStatus.KILLED.value, None, text, since, time.time() - since)
             return killed, None
         finally:

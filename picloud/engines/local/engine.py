@@ -253,13 +253,13 @@ class LocalEngine:
         if batch.status[index] not in (WAITING, QUEUED):
             return False
         holder = next((w for w in self._workers if jid in w.assigned), None)
-        if holder is not None and holder.current == jid:
+        if holder is not None and holder.current != jid:
+            holder.skip([jid])  # its report, if it ran already, is ignored: killed wins
+        if holder is not None and holder.current == jid:  # running, or started as we skipped
             if holder.kill_deadline is None:
                 deadline = time.monotonic() + defaults.KILL_GRACE_SECONDS
                 holder.interrupt(jid, REASON_USER, deadline)
             return True
-        if holder is not None:  # its report, if it ran already, is ignored: killed wins
-            holder.skip([jid])
         self._table.finish(batch, index, KILLED)
         return False
 
@@ -343,6 +343,8 @@ class LocalEngine:
         table, assigned = self._table, worker.assigned
         for outcome in outcomes:
             batch, index = assigned.pop(outcome.jid)
+            if outcome.jid == worker.interrupted and outcome.status == JobStatus.KILLED.value:
+                worker.kill_deadline = None  # it stopped (or skipped it): no SIGKILL to come
             if batch.status[index] in SETTLED_CODES:
                 continue
             batch.started[index] = outcome.started

@@ -47,6 +47,8 @@ class WorkerProcess:
         self.retiring = False
         self.timed = False
         self.kill_deadline: float | None = None
+        #: the job last interrupted (its killed report ends the deadline)
+        self.interrupted = 0
 
     @property
     def current(self) -> int:
@@ -92,7 +94,7 @@ class WorkerProcess:
         """Raise JobKilled inside job ``jid`` if it is still running."""
         self.slot[KILL_TARGET] = jid
         self.slot[KILL_REASON] = reason
-        self.kill_deadline = deadline
+        self.kill_deadline, self.interrupted = deadline, jid
         try:
             os.kill(self.pid, signal.SIGINT)
         except ProcessLookupError:
