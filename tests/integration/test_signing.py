@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import secrets
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
@@ -48,10 +50,22 @@ def broker(cluster) -> Iterator[redis.Redis]:
     client.close()
 
 
-def _held_job(client: Cloud, *args) -> int:
-    """Submit ``touch_then_return(*args)`` to the unserved queue; its message waits there."""
+def _held_job(client: Cloud, *args, func: Any = jf.touch_then_return) -> int:
+    """Submit ``func(*args)`` to the unserved queue; its message waits there."""
     with pytest.warns(NoWorkerWarning):
-        return client.call(jf.touch_then_return, *args, _env="held")
+        return client.call(func, *args, _env="held")
+
+
+def _unseen_touch() -> Any:
+    """``touch_then_return`` as a function no worker has run yet (a closure over a fresh token,
+    shipped by value): a worker reads its pickle from the broker, not from what it kept."""
+    token = secrets.token_hex(8)
+
+    def touch(path: str | None, value: Any = None) -> Any:
+        assert token
+        return value if path is None else jf.touch_then_return(path, value)
+
+    return touch
 
 
 def _release(broker: redis.Redis) -> None:
@@ -113,7 +127,7 @@ def test_a_hand_written_unsigned_message_runs_nothing(client, broker, tmp_path):
 @pytest.mark.parametrize("part", ["arguments", "function"])
 def test_a_tampered_message_runs_nothing(client, broker, tmp_path, part):
     marker, benign = str(tmp_path / "marker"), str(tmp_path / "benign")
-    jid = _held_job(client, benign, "fine")
+    jid = _held_job(client, benign, "fine", func=_unseen_touch())
     spec = _spec_of(broker, jid)
     if part == "arguments":
         broker.set(keys.chunk(spec["chunk"]), pickle.dumps([pickle.dumps(CreatesFile(marker))]))
@@ -123,6 +137,19 @@ def test_a_tampered_message_runs_nothing(client, broker, tmp_path, part):
     text = _error_of(client, jid)
     assert "signature does not match" in text or "not the one it was signed with" in text
     assert not os.path.exists(marker) and not os.path.exists(benign)
+
+
+def test_a_function_replaced_after_a_worker_checked_it_runs_as_signed(client, broker, tmp_path):
+    """Workers keep the functions they checked, by digest: one replaced in the broker later
+    is not read again, so the job runs the function it was signed with, never the new one."""
+    marker, ran = str(tmp_path / "marker"), str(tmp_path / "ran")
+    touch = _unseen_touch()
+    for _ in range(4):  # every pool process of c1 has run it, and kept it
+        assert client.result(client.map(touch, [None] * 8), timeout=30) == [None] * 8
+    spec = _spec_of(broker, client.call(touch, None))
+    broker.set(keys.function(spec["func"]), pickle.dumps(CreatesFile(marker)))
+    assert client.result(client.call(touch, ran, "signed"), timeout=30) == "signed"
+    assert os.path.exists(ran) and not os.path.exists(marker)
 
 
 def test_a_signed_message_replayed_for_another_job_runs_nothing(client, broker, tmp_path):
