@@ -20,9 +20,6 @@ from workers.chunk import MAX_ATTEMPTS
 log = logging.getLogger("picloud.worker")
 #: Seconds between two pool heartbeats (clients call a pool unserved after 30 s without one).
 HEARTBEAT_INTERVAL = 10.0
-#: Seconds between two looks for expired leases: a lost worker's jobs move on within a lease
-#: and this (every worker looks, so a fleet looks more often).
-SWEEP_INTERVAL = leases.LEASE_SECONDS / 2
 #: Seconds after which a worker's heartbeat field is dropped from WORKER_HEARTBEATS.
 WORKER_HEARTBEAT_TTL = 60.0
 #: Chunk messages checked per rescan call.
@@ -52,7 +49,7 @@ class Reaper:
         self._stop.set()
 
     def _run(self) -> None:
-        next_beat, next_sweep, fault = 0.0, 0.0, True
+        next_beat, fault = 0.0, True
         while not self._stop.is_set():
             try:
                 client = leases.main_client()
@@ -65,9 +62,8 @@ class Reaper:
                     self.beat(client)
                     progress.prune()
                     next_beat = now + HEARTBEAT_INTERVAL
-                if now >= max(self._quiet_until, next_sweep):
+                if now >= self._quiet_until:
                     self.sweep(client)
-                    next_sweep = now + SWEEP_INTERVAL
             except (redis.RedisError, CloudException) as exc:
                 log.warning("picloud reaper: %s", exc)
                 fault = True
