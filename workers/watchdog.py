@@ -2,10 +2,11 @@
 sandbox at once, whatever the job is doing; a job of the batch killed before it started is
 skipped, never started. (``_max_runtime`` is the sandbox run's deadline: workers.sandboxes.)
 
-A kill can cross the job's start in two places, and both are closed here: announced after the
-claim but before the chunk runner knew its jobs (kept among the recent kills, which the chunk
-takes up), and announced just as the sandbox starts the job (the skip then comes too late: the
-job is watched until the sandbox passes it, and killed if it started)."""
+A kill can cross the job's start in three places, all closed here: announced after the claim
+but before the chunk runner knew its jobs (kept among the recent kills, which the chunk takes
+up); announced while the batch is being built (skipped when the batch begins); announced just as
+the sandbox starts the job (the skip comes too late: the job is watched until the sandbox is
+past it, and killed if it started)."""
 
 from __future__ import annotations
 
