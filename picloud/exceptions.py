@@ -97,6 +97,10 @@ class PicklingFailure(CloudException, pickle.PicklingError):
         self.path = path
 
 
+#: How a job its user killed ends, on every engine.
+KILLED_BY_USER = "Job terminated by user"
+
+
 class JobKilled(CloudException):
     """Job terminated by user"""
 

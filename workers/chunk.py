@@ -237,10 +237,10 @@ class ChunkRun:
             self.key,
         )
         pipe.get(keys.chunk(self.chunk))
-        func_name = "func " + str(spec.get("func"))
-        func_blob = blobs.checked.get(func_name)
+        func = str(spec.get("func"))
+        func_blob = blobs.checked.get("func " + func)
         if func_blob is None:
-            pipe.get(keys.function(str(spec.get("func"))))
+            pipe.get(keys.function(func))
         pipe.hmget(keys.api_key(self.key), "record", "sig")
         cron = verify.root_cron(spec)
         if cron is not None:
@@ -266,7 +266,7 @@ class ChunkRun:
         )
         if refusal is None:
             assert func_blob is not None
-            blobs.checked.keep(func_name, func_blob)
+            blobs.checked.keep("func " + func, func_blob)
         if refusal is None and bundle:
             manifest = next(replies) if manifest is None else manifest
             self.manifest, why = _manifest(str(bundle), manifest)

@@ -14,9 +14,10 @@ import threading
 import time
 from collections import deque
 
+from picloud.exceptions import KILLED_BY_USER
+from picloud.sandbox.slot import RUNNING
 from workers.sandboxes import Sandbox
 
-KILLED_BY_USER = "Job terminated by user"
 #: Kill announcements remembered for a chunk claimed before they came (jids).
 RECENT_KILLS = 4096
 #: Seconds between two looks at a sandbox told to skip a job it may be starting.
@@ -49,8 +50,7 @@ class Watchdog:
             self._sandbox = sandbox
             late = self.killed.intersection(jids)
         for jid in sorted(late):
-            sandbox.skip(jid)
-            threading.Thread(target=self._watch, args=(sandbox, jid), daemon=True).start()
+            self._skip(sandbox, jid)
 
     def end_batch(self) -> None:
         with self._lock:
@@ -70,7 +70,11 @@ class Watchdog:
             if sandbox.current == jid:
                 sandbox.kill(KILLED_BY_USER)
                 return
-            sandbox.skip(jid)
+        self._skip(sandbox, jid)
+
+    def _skip(self, sandbox: Sandbox, jid: int) -> None:
+        """Tell ``sandbox`` to skip ``jid``, and watch that it does."""
+        sandbox.skip(jid)
         threading.Thread(target=self._watch, args=(sandbox, jid), daemon=True).start()
 
     def _watch(self, sandbox: Sandbox, jid: int) -> None:
@@ -80,8 +84,8 @@ class Watchdog:
             with self._lock:
                 if self._sandbox is not sandbox:
                     return
-                last, _ = sandbox.slot.now()
-                if sandbox.current == jid:
+                last, state = sandbox.slot.now()
+                if last == jid and state == RUNNING:
                     sandbox.kill(KILLED_BY_USER)
                     return
                 if last > jid:

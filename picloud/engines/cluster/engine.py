@@ -292,7 +292,8 @@ class ClusterEngine:
 
     def results(self, jids: Sequence[int]) -> list[Finished]:
         statuses: list[JobStatus] = []
-        bodies: list[bytes | None] = []  # None: a large body, read on its own below
+        bodies: list[bytes | None] = []
+        large: list[int] = []  # where bodies are left out, to be read on their own
         for blob in self._each_batch("results", jids):
             view, offset = memoryview(blob), 0
             while offset < len(view):
@@ -302,12 +303,14 @@ class ClusterEngine:
                     raise NoSuchJobError(jids[len(statuses)])
                 statuses.append(_STATUS_OF[letter])
                 if size == _LARGE:
+                    large.append(len(bodies))
                     bodies.append(None)
                     offset += 5
                 else:
                     bodies.append(bytes(view[offset + 5 : offset + 5 + size]))
                     offset += 5 + size
-        self._read_large(jids, statuses, bodies)
+        if large:
+            self._read_large(jids, statuses, bodies, large)
         return [
             Finished(status, body, None)
             if status == JobStatus.DONE
@@ -316,12 +319,14 @@ class ClusterEngine:
         ]
 
     def _read_large(
-        self, jids: Sequence[int], statuses: list[JobStatus], bodies: list[bytes | None]
+        self,
+        jids: Sequence[int],
+        statuses: list[JobStatus],
+        bodies: list[bytes | None],
+        large: list[int],
     ) -> None:
-        """Fill in the large results and errors results.lua left out, one HGET each."""
-        large = [i for i, body in enumerate(bodies) if body is None]
-        if not large:
-            return
+        """Fill in the large results and errors results.lua left out (at ``large``), one HGET
+        each."""
 
         def read() -> list[bytes | None]:
             pipe = self.redis.pipeline(transaction=False)

@@ -14,7 +14,7 @@ from picloud import runtime, serialization
 from picloud.accounting import Meter, Usage
 from picloud.engines.local.output import JobStream
 from picloud.engines.local.parent import ParentLink
-from picloud.exceptions import JobKilled
+from picloud.exceptions import KILLED_BY_USER, JobKilled
 from picloud.execution import Outcome, remote_traceback, run_job
 from picloud.jobs import JobStatus
 from picloud.options import WireOptions
@@ -30,8 +30,6 @@ FUNCTION_CACHE_SIZE = 64
 CURRENT, STARTED, KILL_TARGET, KILL_REASON, CONTROL, LAST_STARTED = range(6)
 SLOT_SIZE = 6
 REASON_USER, REASON_MAX_RUNTIME = 1, 2
-#: How a job its user killed ends.
-KILLED = "Job terminated by user"
 
 
 class _Child:
@@ -56,7 +54,7 @@ class _Child:
                 raise JobKilled(
                     f"Job exceeded its _max_runtime of {self.options.max_runtime} minute(s)"
                 )
-            raise JobKilled(KILLED)
+            raise JobKilled(KILLED_BY_USER)
 
     def serve(self) -> None:
         while not self.stopping:
@@ -117,7 +115,8 @@ class _Child:
             if jid in self.skip:  # killed: said so, for a kill that crossed its start
                 slot[CURRENT] = 0
                 report.add(
-                    Outcome(jid, JobStatus.KILLED.value, None, KILLED, time.time(), 0.0), None
+                    Outcome(jid, JobStatus.KILLED.value, None, KILLED_BY_USER, time.time(), 0.0),
+                    None,
                 )
                 continue
             outcome, used = self.run_one(jid, func, args_blob, options)
@@ -145,7 +144,7 @@ class _Child:
             outcome = run_job(jid, func, args_blob, options)
             return outcome, meter.stop()
         except JobKilled:  # the kill landed just after the function returned
-            since, text = slot[STARTED], KILLED
+            since, text = slot[STARTED], KILLED_BY_USER
             killed = Outcome(jid, JobStatus.KILLED.value, None, text, since, time.time() - since)
             return killed, None
         finally:

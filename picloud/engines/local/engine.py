@@ -33,7 +33,7 @@ from picloud.engines.local.table import (
     JobTable,
 )
 from picloud.engines.local.workers import WorkerProcess
-from picloud.exceptions import CloudException
+from picloud.exceptions import KILLED_BY_USER, CloudException
 from picloud.jids import describe_jids
 from picloud.jobs import JobStatus
 
@@ -373,8 +373,7 @@ class LocalEngine:
                     batch,
                     index,
                     KILLED,
-                    "Job terminated by user (its process "
-                    "did not stop when interrupted and was killed)",
+                    f"{KILLED_BY_USER} (its process did not stop when interrupted and was killed)",
                 )
             elif jid == current:
                 batch.workers[index] = worker.pid
