@@ -48,7 +48,7 @@ def _fill_broker(url: str) -> None:
     import redis
 
     from picloud import keys
-    from picloud.engines.cluster.messages import list_key, task_message
+    from tests.queueing import queue_chunk
 
     client = redis.Redis.from_url(url)
     now = time.time()
@@ -58,8 +58,8 @@ def _fill_broker(url: str) -> None:
             client.hset(keys.WORKER_HEARTBEATS, f"{queue} {queue}-{node}@host", now)
         for priority in (0, 5, 9):
             for jid in range(1, 201):
-                spec = {"first": jid, "chunk": f"b.{jid}", "count": 1}
-                client.lpush(list_key(queue, priority), task_message(queue, priority, spec))
+                spec = {"first": jid, "chunk": f"b.{queue}.{priority}.{jid}", "count": 1}
+                queue_chunk(client, spec["chunk"], spec, first=jid, queue=queue, priority=priority)
     for jid in range(1, 201):
         client.hset(keys.job(jid), "created", now - 60)
     for n in range(10_000):

@@ -9,6 +9,8 @@ JID_COUNTER = PREFIX + "jid"
 EVENTS = PREFIX + "events"
 #: Sorted set: chunk key -> lease expiry (unix time) while a worker runs the chunk.
 LEASES = PREFIX + "leases"
+#: Hash: pool process (its owner name, ``node@host/pid``) -> the chunk it took last.
+HOLDING = PREFIX + "holding"
 #: Pub/sub channel announcing jids to kill.
 KILL_CHANNEL = PREFIX + "kill"
 #: Pub/sub channel announcing each newly signed authority record ("<signature> <record>").
@@ -71,8 +73,25 @@ def submitted(api_key: str, token: str) -> str:
 
 
 def chunk_message(chunk_id: str) -> str:
-    """Hash of a chunk's queue, message, first jid, count and owner (to requeue it)."""
+    """Hash of a chunk's queue, priority, signed message, api key, first jid and count, and,
+    once taken, its holder (``owner``) and progress (``started``)."""
     return f"{PREFIX}chunkmsg:{chunk_id}"
+
+
+def queue(name: str) -> str:
+    """Sorted set of the chunk ids waiting in queue ``name`` (``c1``, ``c2.myenv``), served
+    lowest score first: priority, then arrival (picloud.engines.cluster.messages)."""
+    return f"{PREFIX}queue:{name}"
+
+
+#: Counter giving queued chunks their place within a priority (lua/prelude.lua's ``enqueue``).
+QUEUED_SEQ = PREFIX + "queued-seq"
+
+
+def bell(name: str) -> str:
+    """List of wake-up tokens of queue ``name``, one per chunk queued: idle pool processes
+    block on it."""
+    return f"{PREFIX}bell:{name}"
 
 
 def client_batches(client_id: str) -> str:
@@ -97,7 +116,7 @@ def pending_parents(start: int) -> str:
 
 
 def held_messages(start: int) -> str:
-    """List of (queue, message) pairs published when batch ``start`` is released."""
+    """List of the chunk ids queued when batch ``start`` is released."""
     return f"{PREFIX}held:{start}"
 
 

@@ -1,5 +1,6 @@
-"""Running one Celery message's chunk of jobs: claim them, check the message, run each job in a
-sandbox of its key (workers.sandboxes), report in batches.
+"""Running one chunk of jobs a pool process took (workers.consumer, lua/take.lua, which
+claimed them): check its message, run each job in a sandbox of its key (workers.sandboxes),
+report in batches.
 
 Nothing of the message is unpickled here: the function and each job's arguments go to the
 sandbox as bytes (the chunk's payload, a pickled list of bytes, is opened as plain data only).
@@ -12,9 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from typing import Any
-
-from celery.exceptions import Reject
+from typing import Any, NamedTuple
 
 from picloud import accounting, keys, serialization, signing
 from picloud.engines.cluster import scripts
@@ -22,10 +21,9 @@ from picloud.engines.cluster.patience import BROKER_FAULTS, patiently
 from picloud.engines.cluster.sources import SOURCE_SECONDS
 from picloud.execution import Outcome
 from picloud.jobs import JobStatus
-from picloud.options import wire_options
+from picloud.options import WireOptions, wire_options
 from workers import blobs, verify
 from workers.context import WorkerContext
-from workers.leases import LEASE_SECONDS
 from workers.output import JobOutput
 from workers.sandboxes import Batch, Ended, Lost, Sandbox, SandboxError
 
@@ -33,68 +31,126 @@ from workers.sandboxes import Batch, Ended, Lost, Sandbox, SandboxError
 REPORT_INTERVAL = 0.002
 #: A job whose worker died is run at most this many times in all.
 MAX_ATTEMPTS = 3
-#: Seconds a worker waits for the broker to come back before it gives a message up (claiming)
-#: or a finished job's result (reporting).
+#: Seconds a worker waits for the broker to come back before it gives up a chunk's check
+#: (its claimed jobs are handed on when their lease runs out) or a finished job's result.
 CLAIM_PATIENCE = 120.0
 REPORT_PATIENCE = 600.0
 #: Why a drained worker's jobs were handed on (release.lua charges none of them).
 DRAINED = "its worker shut down before the job started"
+UNREADABLE = "its message is not one a worker can read"
 log = logging.getLogger("picloud.worker")
 
 
-class ChunkRun:
-    """One delivery of one chunk."""
+class Taken(NamedTuple):
+    """A chunk as take.lua hands it to a pool process, its jobs claimed."""
 
-    def __init__(self, spec: dict[str, Any], context: WorkerContext) -> None:
-        self.spec = spec
+    chunk: str
+    message: bytes
+    #: the api key of its jobs ('*': none named, they are claimed only to fail them)
+    key: str
+    first: int
+    count: int
+    jids: list[int]
+    restartable: bool
+    #: the pickled arguments, None when large (read on their own)
+    payload: bytes | None
+    #: the key's stored (record, signature)
+    key_record: list[bytes | None]
+
+    @classmethod
+    def of(cls, reply: list[Any]) -> Taken | None:
+        """take.lua's reply; None when the queues were empty."""
+        if not reply:
+            return None
+        chunk, message, key, first, count, claimed, restartable, payload, *record = reply
+        return cls(
+            chunk.decode(),
+            message,
+            key.decode(),
+            int(first),
+            int(count),
+            [int(j) for j in claimed.split(b",")],
+            restartable == b"1",
+            payload,
+            record,
+        )
+
+
+class ChunkRun:
+    """One chunk taken by this process."""
+
+    def __init__(self, taken: Taken, context: WorkerContext) -> None:
+        self.taken = taken
         self.context = context
-        self.first = int(spec["first"])
-        self.count = int(spec["count"])
-        self.chunk = str(spec["chunk"])
-        self.key = str(spec.get("key") or keys.ANY_OWNER)
-        self.options = wire_options(spec["options"])
-        self.queue = str(spec.get("queue") or "c1")
+        self.chunk = taken.chunk
+        self.first = taken.first
+        self.count = taken.count
+        self.key = taken.key
+        #: the message's spec and options, once read
+        self.spec: dict[str, Any] = {}
+        self.options = WireOptions()
+        self.queue = "c1"
         #: the job's own modules: (manifest digest, manifest), when they travel with it
         self.manifest: tuple[str, dict[str, Any]] | None = None
 
     def run(self) -> None:
-        """Run the chunk's claimable jobs."""
+        """Check the chunk's message, then run its claimed jobs."""
+        self.context.slot.begin_chunk(self.first)
         try:
             self._run()
         except BROKER_FAULTS as exc:
-            # Redis stayed away past our patience: give the message back; jobs claimed by now
-            # are handed on when their lease expires.
-            raise Reject(f"the broker stayed unreachable: {exc}", requeue=True) from exc
-
-    def _run(self) -> None:
-        self.context.slot.begin_chunk(self.first)
-        try:
-            self._claimed_run()
+            # Redis stayed away past our patience: the jobs claimed and not reported are
+            # handed on when the chunk's lease runs out (its slot no longer names it).
+            log.warning("picloud: gave chunk %s up: the broker stayed away (%s)", self.chunk, exc)
         finally:
             self.context.slot.end_chunk()
 
-    def _claimed_run(self) -> None:
+    def _run(self) -> None:
         context = self.context
-        claimed = patiently(
-            context.redis, self._claim, f"claiming chunk {self.chunk}", CLAIM_PATIENCE
-        )
-        jids, restartable, payload, func_blob, refusal = claimed
-        if not jids:
-            return
+        jids = self.taken.jids
+        refusal = self._read_message()
+        if refusal is None:
+            func_blob, payload, refusal = patiently(
+                context.redis, self._check, f"checking chunk {self.chunk}", CLAIM_PATIENCE
+            )
         if refusal is not None:
             self._fail(jids, refusal)
             return
         assert payload is not None and func_blob is not None
-        blobs = _rows(payload, self.count)
-        if blobs is None:
+        rows = _rows(payload, self.count)
+        if rows is None:
             self._fail(jids, "Could not read the job's arguments: they are not a list of pickles")
             return
+        restartable = self.taken.restartable
         context.watchdog.begin_chunk(jids)
         try:
-            self._run_jobs(jids, func_blob, blobs, signing.digest(payload), not restartable)
+            self._run_jobs(jids, func_blob, rows, signing.digest(payload), not restartable)
         finally:
             context.watchdog.end_chunk()
             context.calls.end()
+
+    def _read_message(self) -> str | None:
+        """Take the spec from the chunk's message; why it cannot run, if so. (Its signature
+        is checked later: here, that it names the jobs and key it was stored with.)"""
+        try:
+            spec = json.loads(self.taken.message)
+            self.options = wire_options(spec["options"])
+            readable = isinstance(spec["func"], str)
+            stored = (
+                spec.get("key") in (None, self.key)
+                and spec.get("chunk") == self.chunk
+                and int(spec["first"]) == self.first
+                and int(spec["count"]) == self.count
+            )
+        except (ValueError, TypeError, KeyError, AttributeError):
+            readable = False
+        if not readable:
+            return verify.REFUSED + UNREADABLE
+        if not stored:
+            return verify.REFUSED + "its message is not the one stored with its jobs"
+        self.spec = spec
+        self.queue = str(spec.get("queue") or "c1")
+        return None
 
     def _run_jobs(
         self, jids: list[int], func_blob: bytes, blobs: list[bytes], digest: str, report_each: bool
@@ -219,29 +275,20 @@ class ChunkRun:
             [Outcome(j, JobStatus.ERROR.value, None, text, now, 0.0) for j in jids], final=True
         )
 
-    def _claim(self) -> tuple[list[int], bool, bytes | None, bytes | None, str | None]:
-        """Take the chunk's queued jobs; read its payload and check its message (the claimed
-        jobs must then fail if it does not hold)."""
-        context = self.context
-        spec = self.spec
-        pipe = context.redis.pipeline(transaction=False)
-        scripts.queue(
-            pipe,
-            "claim",
-            time.time(),
-            context.owner,
-            self.first,
-            self.count,
-            time.time() + LEASE_SECONDS,
-            self.chunk,
-            self.key,
-        )
-        pipe.get(keys.chunk(self.chunk))
-        func = str(spec.get("func"))
+    def _check(self) -> tuple[bytes | None, bytes | None, str | None]:
+        """The chunk's function and payload, and why the message must not run (None when it
+        may): what take.lua did not bring (a function this process has not checked yet, a
+        large payload, a cron's or a parent job's record, the manifest of the job's own
+        modules) is read in one pipeline."""
+        spec, taken = self.spec, self.taken
+        pipe = self.context.redis.pipeline(transaction=False)
+        payload = taken.payload
+        if payload is None:
+            pipe.get(keys.chunk(self.chunk))
+        func = str(spec["func"])
         func_blob = blobs.checked.get("func " + func)
         if func_blob is None:
             pipe.get(keys.function(func))
-        pipe.hmget(keys.api_key(self.key), "record", "sig")
         cron = verify.root_cron(spec)
         if cron is not None:
             pipe.hmget(keys.cron(self.key, cron), "record", "sig")
@@ -253,16 +300,20 @@ class ChunkRun:
         manifest = blobs.checked.get(bundle_name) if bundle else None
         if bundle and manifest is None:
             pipe.get(keys.bundle(self.key, str(bundle)))
-        replies = iter(pipe.execute())
-        claimed, restartable = next(replies)
-        payload = next(replies)
+        replies = iter(pipe.execute() if pipe.command_stack else [])
+        if payload is None:
+            payload = next(replies)
         if func_blob is None:
             func_blob = next(replies)
-        key_record = next(replies)
         cron_record = next(replies) if cron is not None else None
         parent_state = next(replies) if isinstance(parent, int) else None
+        key_record = self._fresh(f"apikey {self.key}", keys.api_key(self.key), taken.key_record)
+        if cron is not None:
+            cron_record = self._fresh(
+                f"cron {self.key} {cron}", keys.cron(self.key, cron), cron_record
+            )
         refusal = verify.problem(
-            spec, context.trust, key_record, payload, func_blob, cron_record, parent_state
+            spec, self.context.trust, key_record, payload, func_blob, cron_record, parent_state
         )
         if refusal is None:
             assert func_blob is not None
@@ -273,8 +324,14 @@ class ChunkRun:
             refusal = None if why is None else verify.REFUSED + why
             if why is None and manifest is not None:
                 blobs.checked.keep(bundle_name, manifest)
-        jids = [int(j) for j in claimed.split(b",")] if claimed else []
-        return jids, restartable == b"1", payload, func_blob, refusal
+        return func_blob, payload, refusal
+
+    def _fresh(self, about: str, store_key: str, record: Any) -> Any:
+        """A trust record as read, or read again when a newer one was announced since (the
+        read crossed it); an old copy put back stays old, and is refused."""
+        if self.context.trust.outdated(about, *record):
+            return self.context.redis.hmget(store_key, "record", "sig")
+        return record
 
     def _report(self, outcomes: list[Outcome], final: bool) -> None:
         if not outcomes and not final:

@@ -1,22 +1,22 @@
 """Chunk leases, kept by the worker's main process for the chunks its pool processes run.
 
-A claimed chunk holds a lease in ``pc:leases`` (expiry as score). The main process renews the
-leases of its running chunks every third of LEASE_SECONDS, together with each chunk's progress
-(its last started job, read from the pool process's slot), so a job that holds the GIL or
-starves its own threads still keeps its lease. A lease that expires means the whole worker is
-gone: the reaper (workers.reaper) hands its jobs on."""
+A chunk taken holds a lease in ``pc:leases`` (expiry as score). The main process renews the
+leases of its processes' chunks every third of LEASE_SECONDS, together with each chunk's
+progress (its last started job), both read from the processes' slots, so a process whose
+threads are starved, or a job that holds its sandbox, still keeps its lease. A lease that
+expires means the whole worker is gone: the reaper (workers.reaper) hands its jobs on."""
 
 from __future__ import annotations
 
 import os
 import threading
 import time
+from collections.abc import Iterable
 
 import redis
-from celery.worker import state
 
-from picloud import broker, keys
-from picloud.engines.cluster.messages import TASK_NAME
+from picloud import broker
+from picloud.engines.cluster import scripts
 from workers import progress
 
 #: A chunk's lease (seconds); PICLOUD_LEASE_SECONDS sets it (tests use a shorter one).
@@ -37,29 +37,22 @@ def main_client() -> redis.Redis:
         return _client
 
 
-def running_chunks() -> list[tuple[str, int, int]]:
-    """(chunk id, its first jid, pool process pid) of every chunk this worker's pool processes
-    run now."""
+def running_chunks(node: str, pids: Iterable[int]) -> list[tuple[str, int, int]]:
+    """(owner, first jid of its chunk, its last started job) of each of ``pids`` (this
+    worker's pool processes) whose slot says it runs a chunk."""
     out = []
-    for request in tuple(state.active_requests):  # one C call: safe beside the consumer
-        chunk, pid = getattr(request, "chunk", None), request.worker_pid
-        if request.name == TASK_NAME and chunk and pid:
-            out.append((chunk, int(request.first), int(pid)))
+    for pid in pids:
+        found = progress.read(pid)
+        if found is not None and found.first:
+            out.append((f"{node}/{pid}", found.first, found.last_started))
     return out
 
 
-def renew(client: redis.Redis) -> int:
-    """Renew the leases of this worker's running chunks and record their progress; return
-    how many. No command is sent when none runs."""
-    running = running_chunks()
+def renew(client: redis.Redis, node: str, pids: Iterable[int]) -> int:
+    """Renew the leases of the chunks ``pids`` run and record their progress (renew.lua);
+    return how many. No command is sent when none runs."""
+    running = running_chunks(node, pids)
     if not running:
         return 0
     expiry = time.time() + LEASE_SECONDS
-    pipe = client.pipeline(transaction=False)
-    pipe.zadd(keys.LEASES, {chunk: expiry for chunk, _, _ in running}, xx=True)
-    for chunk, first, pid in running:
-        last, _ = progress.known(pid, first)
-        if last:
-            pipe.hset(keys.chunk_message(chunk), "started", last)
-    pipe.execute()
-    return len(running)
+    return int(scripts.run(client, "renew", expiry, *[v for row in running for v in row]))

@@ -69,6 +69,10 @@ class Slot:
         """True once the worker shuts down (drain): start no other job."""
         return self._map[DRAIN_OFFSET] != 0
 
+    def drain(self) -> None:
+        """This process stops (drain): it and its sandbox start no other job."""
+        self._map[DRAIN_OFFSET] = 1
+
     def now(self) -> tuple[int, int]:
         """(last started jid, state) as written last, by this process or its sandbox."""
         _, last, state = _LAYOUT.unpack_from(self._map, 0)
@@ -111,12 +115,14 @@ def drain(pid: int) -> bool:
 
 def known(pid: int, first: int) -> tuple[int, str]:
     """(last started jid, 'running' / 'finished') of process ``pid`` in the chunk starting at
-    ``first``, as release.lua takes them: (0, 'running') when no job of it started, and
-    (0, 'unknown') when the slot says nothing of that chunk."""
+    ``first``, as release.lua takes them: (0, 'running') when no job of it started (a process
+    names the chunk it took in its slot before it starts a job of it, and names none again
+    once it reported them all), and (0, 'unknown') when the slot says nothing of that chunk
+    (there is none, or it names another)."""
     found = read(pid)
-    if found is None or found.first != first:
+    if found is None or found.first not in (first, 0):
         return 0, "unknown"
-    if found.state == IDLE:
+    if found.first == 0 or found.state == IDLE:
         return 0, "running"
     return found.last_started, "running" if found.state == RUNNING else "finished"
 

@@ -8,6 +8,7 @@ import logging
 import socket
 import threading
 import time
+from collections.abc import Callable
 
 import redis
 
@@ -30,11 +31,18 @@ WHOLE_WORKER_LOST = "it stopped renewing the chunk's lease (the whole worker was
 class Reaper:
     """Runs in every worker's main process; one at a time sweeps (a Redis lock)."""
 
-    def __init__(self, queues: list[str], node: str | None = None) -> None:
+    def __init__(
+        self,
+        queues: list[str],
+        node: str | None = None,
+        pool_pids: Callable[[], list[int]] = list,
+    ) -> None:
         self.queues = queues
         self.name = f"{socket.gethostname()}:{threading.get_native_id()}"
         #: the Celery node name (``c1@host``) this worker's heartbeats carry
         self.node = node or self.name
+        #: this worker's pool processes, whose chunks' leases it renews
+        self.pool_pids = pool_pids
         self._stop = threading.Event()
         self._run_id: str | None = None
         #: no sweep before this (monotonic): after a Redis restart, live workers renew first
@@ -56,7 +64,7 @@ class Reaper:
                 if fault:
                     self.check_run(client)
                     fault = False
-                leases.renew(client)
+                leases.renew(client, self.node, self.pool_pids())
                 now = time.monotonic()
                 if now >= next_beat:
                     self.beat(client)
@@ -114,13 +122,10 @@ class Reaper:
         stale = [field for field, last in seen.items() if now - float(last) > WORKER_HEARTBEAT_TTL]
         if stale:
             client.hdel(keys.WORKER_HEARTBEATS, *stale)
-            self.rescan(client)  # what those workers had taken but not claimed
 
     def sweep(self, client: redis.Redis) -> int:
-        """Hand on the jobs of every expired lease; return how many chunks. A worker lost
-        whole may also have held messages it had not claimed yet (kombu gives those back only
-        after its visibility timeout, an hour): the chunks with queued jobs get their message
-        queued again."""
+        """Hand on the jobs of every expired lease; return how many chunks. (A worker holds
+        no chunk without a lease: taking a chunk claims it, in one step.)"""
         if not client.zrangebyscore(keys.LEASES, "-inf", time.time(), start=0, num=1):
             return 0  # the usual case, one command: no lease expired
         lock_ms = max(100, int(leases.RENEW_INTERVAL * 1000) - 100)
@@ -139,8 +144,6 @@ class Reaper:
                 client.zadd(keys.LEASES, {chunk: time.time() + leases.LEASE_SECONDS}, xx=True)
                 continue
             lost.append((chunk, *handover))
-        if lost:  # first: the handed-on chunks' messages then go to the head, ahead of these
-            self.rescan(client)
         for chunk, owner, last, state, why in lost:
             requeued = scripts.run(
                 client, "release", time.time(), chunk, owner, last, state, why, MAX_ATTEMPTS

@@ -1,6 +1,7 @@
-"""Celery signal handlers: the reaper and the trust listener start with each worker; pool
-processes die with it, hide their memory, and start their first sandboxes at once; a warm
-shutdown drains them."""
+"""Celery signal handlers: the reaper, the trust listener and the watch on pool processes
+that exit start with each worker; pool processes die with it, hide their memory, start their
+first sandboxes and their consumer at once, and let their running job end when they exit; a
+warm shutdown drains them."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ from celery import current_app
 from celery.signals import (
     worker_init,
     worker_process_init,
+    worker_process_shutdown,
     worker_ready,
     worker_shutdown,
     worker_shutting_down,
 )
 
 from picloud import broker, keys
-from workers import cgroups, progress, sandboxes
-from workers.context import undumpable
+from workers import cgroups, consumer, lost, progress, sandboxes
+from workers.context import undumpable, worker_context
 from workers.listener import Listener
 from workers.pools import pool_for_queue
 from workers.reaper import Reaper
@@ -51,24 +53,33 @@ def guard_main_process(sender: Any = None, **_: Any) -> None:
 
 
 @worker_process_init.connect
-def prepare_pool_process(**_: Any) -> None:
+def prepare_pool_process(sender: Any = None, **_: Any) -> None:
     """A pool process outliving its main process would run on without a lease, so a job could
     be handed on while it still runs: the kernel SIGKILLs it when its parent dies. Its first
-    sandboxes start now, so the first job does not wait for one."""
+    sandboxes start now, so the first job does not wait for one; then it starts taking
+    chunks (``sender`` is the worker's node name)."""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: nothing to do
         pass
     undumpable()
-    for queue in sorted(current_app.amqp.queues.consume_from or ["c1"])[:1]:
-        sandboxes.keeper_for(pool_for_queue(queue))
+    queues = _queues(current_app)
+    sandboxes.keeper_for(pool_for_queue(queues[0]))
+    consumer.start(queues, worker_context(sender))
+
+
+@worker_process_shutdown.connect
+def stop_consuming(**_: Any) -> None:
+    """A pool process exits (the worker stops, or shrinks): its running job ends first."""
+    consumer.stop()
 
 
 @worker_ready.connect
 def start_reaper(sender: Any = None, **_: Any) -> None:
     global _reaper
-    queues = sorted(sender.app.amqp.queues.consume_from or ["c1"])
-    _reaper = Reaper(queues, sender.hostname)
+    queues = _queues(sender.app)
+    lost.watch(sender.hostname)
+    _reaper = Reaper(queues, sender.hostname, getattr(sender.pool, "pids", list))
     _reaper.start()
     # processes forked from now on start knowing the newest trust records
     Listener(broker.client(broker.broker_url()), {keys.TRUST_CHANNEL: trust().learn})
@@ -90,3 +101,8 @@ def drain(how: str = "", **_: Any) -> None:
 def stop_reaper(**_: Any) -> None:
     if _reaper is not None:
         _reaper.stop()
+
+
+def _queues(app: Any) -> list[str]:
+    """The queues this worker serves (``-Q``), in a fixed order."""
+    return sorted(app.amqp.queues.consume_from or ["c1"])

@@ -76,6 +76,15 @@ class Trust:
             self._newest[about] = at
         return record
 
+    def outdated(self, about: str, data: bytes | None, signature: bytes | None) -> bool:
+        """True when ``data`` is a record of ``about`` older than the newest seen: an old copy
+        put back, or a read that crossed the announcement of a newer one (read it again)."""
+        record = None if data is None or not self.public_key else self._opened(data, signature)
+        if record is None:
+            return False
+        with self._lock:
+            return float(record.get("at", 0)) < self._newest.get(about, 0.0)
+
     def _opened(self, data: bytes, signature: bytes | None) -> dict | None:
         """``authority.opened``, remembering what verified (a key's record is read with every
         chunk; checking its signature again costs more than the rest of the claim)."""

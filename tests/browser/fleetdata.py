@@ -1,8 +1,9 @@
-"""What the dashboard tests put in the broker and the ledger: heartbeats, queued messages, jobs."""
+"""What the dashboard tests put in the broker and the ledger: heartbeats, queued chunks, jobs."""
 
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ import redis
 from django.utils import timezone
 
 from picloud import keys
-from picloud.engines.cluster.messages import list_key
+from tests.queueing import place
 from webui.ledger.models import Job
 
 
@@ -25,8 +26,9 @@ def beat(client: redis.Redis, queue: str, node: str | None = None, age: float = 
 
 
 def enqueue(client: redis.Redis, queue: str, count: int, priority: int = 0) -> None:
-    """Push ``count`` stand-in messages on ``queue``'s list for ``priority``."""
-    client.lpush(list_key(queue, priority), *[b"{}"] * count)
+    """Queue ``count`` stand-in chunks on ``queue`` at ``priority``."""
+    for _ in range(count):
+        place(client, queue, uuid.uuid4().hex, priority)
 
 
 def job(jid: int, status: str, ago: float | None = None, **fields: Any) -> Job:

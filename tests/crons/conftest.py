@@ -15,7 +15,7 @@ import redis
 from picloud import keys, signing
 from picloud.client import Cloud
 from picloud.engines.cluster import ClusterEngine
-from picloud.engines.cluster.messages import MAX_PRIORITY, list_key
+from tests.queueing import message_of, place, take_all
 from tests.services import picloud_env
 from webui.apikeys.issuing import issue_key
 from webui.apikeys.models import ApiKey
@@ -70,29 +70,17 @@ class CreatesFile:
         return (open, (self.path, "w"))
 
 
-def held_message(broker: redis.Redis) -> tuple[int, str]:
-    """The one queued message on HELD (taken off it) and its priority list."""
-    for priority in range(MAX_PRIORITY + 1):
-        found = broker.rpop(list_key(HELD, priority))
-        if found is not None:
-            return priority, found.decode()
-    raise AssertionError(f"no message waits on {HELD}")
-
-
-def spec_of(message: str) -> dict:
-    return json.loads(json.loads(message)["body"])[0][0]
-
-
 def release(broker: redis.Redis, change: Callable[[dict], None] = lambda spec: None) -> dict:
-    """Move the held run's message to c1 (where a worker takes it), after ``change`` edited its
-    spec; return the spec sent."""
-    priority, message = held_message(broker)
-    envelope = json.loads(message)
-    body = json.loads(envelope["body"])
-    change(body[0][0])
-    envelope["body"] = json.dumps(body)
-    broker.lpush(list_key("c1", priority), json.dumps(envelope))
-    return body[0][0]
+    """Move the one held run to c1 (where a worker takes it), after ``change`` edited its
+    message's spec; return the spec sent."""
+    held = take_all(broker, HELD)
+    assert held, f"no run waits on {HELD}"
+    [(chunk, priority)] = held
+    spec = message_of(broker, chunk)
+    change(spec)
+    broker.hset(keys.chunk_message(chunk), "message", json.dumps(spec))
+    place(broker, "c1", chunk, priority)
+    return spec
 
 
 def store_function(broker: redis.Redis, obj: object) -> str:

@@ -72,7 +72,9 @@ def test_r6_redis_restart_with_aof_loses_no_submission(make_cluster, figures, fu
         left_at_fault=left, waiter=type(waiter.error).__name__ if waiter.error else "ok"
     )
     assert left > 0, "harness: the map had ended before the fault"
-    assert figures.lost == 0 and figures.processing == 0 and figures.errors == 0
+    failed = [jid for jid, status in found.items() if status == "error"][:3]
+    texts = cloud.result(failed, ignore_errors=True) if failed else []
+    assert figures.lost == 0 and figures.processing == 0 and figures.errors == 0, texts
     assert figures.recovery is not None and figures.recovery <= RESUME_SECONDS
     assert waiter.error is None, f"the waiting client raised: {waiter.error!r}"
     assert waiter.value == [x * x for x in range(n)]

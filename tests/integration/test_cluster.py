@@ -19,6 +19,7 @@ from picloud.sandbox.slot import IDLE, LAYOUT
 from tests import jobfuncs as jf
 from tests.services import Worker, keyed_engine, redis_server, wait_until
 from workers import progress
+from workers.consumer import IDLE_WAIT
 
 
 @pytest.fixture
@@ -136,93 +137,79 @@ def test_pool_without_worker_warns_and_info_says_so(client):
     client.kill(jid)
 
 
-def test_a_claim_whose_reply_was_lost_is_neither_lost_nor_held_for_ever(client, cluster):
-    """A cut connection can lose the reply to a claim that ran: the pool process asking again
-    gets the same jobs, and one that gave the chunk up without running it (its lease left to
-    expire while the process lives on, idle) has them handed on by the reaper."""
+def _take(broker: redis.Redis, owner: str, queue: str, expiry: float, again: str = "0") -> list:
+    """take.lua as pool process ``owner`` of ``queue``, its lease running out at ``expiry``."""
+    return scripts.run(broker, "take", time.time(), owner, expiry, "", again, queue)
+
+
+def test_a_take_whose_reply_was_lost_is_neither_lost_nor_held_for_ever(client, cluster):
+    """A cut connection can lose the reply to a take that ran: the pool process asking again
+    gets the same chunk and jobs, and one that gave the chunk up without running it (its
+    lease left to expire while the process lives on, idle) has them handed on by the reaper."""
     with pytest.warns(NoWorkerWarning):
         jid = client.call(jf.square, 2, _type="c2", _env="nobody")
     broker = redis.Redis.from_url(cluster.url)
-    chunk, key = (v.decode() for v in broker.hmget(keys.job(jid), "chunk", "owner"))
     idle = cluster.workers["s1"].children()[0]  # a live pool process that does not run it
     owner = f"s1-lost@{socket.gethostname()}/{idle}"
-
-    def claim() -> bytes:
-        expiry = time.time() + 0.5
-        return scripts.run(broker, "claim", time.time(), owner, jid, 1, expiry, chunk, key)[0]
-
     try:
-        assert claim() == str(jid).encode()
-        assert claim() == str(jid).encode(), "asked again, the claimer lost its own jobs"
+        taken = _take(broker, owner, "c2.nobody", time.time() + 0.5)
+        assert taken[5] == str(jid).encode()
+        assert _take(broker, owner, "c2.nobody", time.time() + 0.5) == [], "taken twice"
+        again = _take(broker, owner, "c2.nobody", time.time() + 0.5, again="1")
+        assert again[:6] == taken[:6], "asked again, the taker lost its own chunk"
         wait_until(
             lambda: broker.hget(keys.job(jid), "status") == b"queued", 20, "the job handed on"
         )
+        assert broker.zscore(keys.queue("c2.nobody"), taken[0]) is not None, "not queued again"
     finally:
         client.kill(jid)
         broker.close()
 
 
-def test_a_process_lost_before_its_claim_leaves_the_message_queued(client, cluster):
-    """A pool process that died after taking a chunk's message but before claiming its jobs
-    (they are still queued): handing the chunk on puts the message back, or no worker would
-    ever see those jobs again."""
-    with pytest.warns(NoWorkerWarning):
-        jid = client.call(jf.square, 2, _type="c2", _env="nobody")
+def test_a_chunk_whose_wake_up_token_was_lost_is_taken_at_once(client, cluster):
+    """A pool process killed just after a wake-up token woke it takes the token with it: its
+    replacement looks at the queue before it waits, and takes the chunk at once (not after
+    the idle wait)."""
+    worker = cluster.workers["s1"]
     broker = redis.Redis.from_url(cluster.url)
     try:
+        with pytest.warns(NoWorkerWarning):
+            jid = client.call(jf.square, 7, _type="s1", _env="quiet")
         chunk = broker.hget(keys.job(jid), "chunk").decode()
-        queue = broker.hget(keys.chunk_message(chunk), "queue")
-        broker.delete(queue)  # the dead process took the message
-        owner = f"c2-lost@{socket.gethostname()}/1"
-        scripts.run(broker, "release", time.time(), chunk, owner, 0, "unknown", "lost", 3)
-        assert broker.llen(queue) == 1, "the jobs were left queued with no message"
-        assert broker.hget(keys.job(jid), "status") == b"queued"
+        broker.delete(keys.queue("s1.quiet"), keys.bell("s1.quiet"))
+        broker.hset(keys.chunk_message(chunk), "queue", "s1")
+        broker.zadd(keys.queue("s1"), {chunk: 1})  # queued on s1, with no token
+        started = time.monotonic()
+        for pid in worker.children():
+            os.kill(pid, signal.SIGKILL)
+        assert client.result(jid, timeout=30) == 49
+        assert time.monotonic() - started < IDLE_WAIT / 2
     finally:
-        client.kill(jid)
         broker.close()
 
 
-def test_a_worker_lost_whole_gives_back_the_messages_it_had_not_claimed(client, cluster):
-    """A worker SIGKILLed whole held two messages: one chunk claimed (its lease expires), one
-    taken but not claimed yet (kombu would give it back only after an hour). The reapers of
-    the live workers queue both messages again."""
-    with pytest.warns(NoWorkerWarning):
-        claimed = client.call(jf.square, 2, _type="c2", _env="nobody")
-        taken = client.call(jf.square, 3, _type="c2", _env="nobody")
+def test_a_dead_process_that_never_started_its_taken_job_is_not_charged(client, cluster):
+    """A pool process died after its take, before its job started, and nobody handed the
+    chunk on (its death went unseen): when the lease expires, the reaper reads the dead
+    process's slot, so the unrestartable job goes back to queued, uncharged, rather than
+    failing for a run it never had: whether its slot named the chunk or none yet."""
     broker = redis.Redis.from_url(cluster.url)
+    jids = []
     try:
-        chunk, key = (v.decode() for v in broker.hmget(keys.job(claimed), "chunk", "owner"))
-        queue = broker.hget(keys.chunk_message(chunk), "queue")
-        broker.delete(queue)  # the dead worker had taken both messages
-        dead = f"c2-dead@{socket.gethostname()}/{2**22 + 1}"  # no such process
-        scripts.run(broker, "claim", time.time(), dead, claimed, 1, time.time() - 1, chunk, key)
-        wait_until(lambda: broker.llen(queue) >= 2, 20, "both messages queued again")
-        assert broker.hget(keys.job(taken), "status") == b"queued"
+        for offset, slot_names_it in enumerate((True, False)):
+            with pytest.warns(NoWorkerWarning):
+                jid = client.call(jf.square, 2, _type="c2", _env="nobody", _restartable=False)
+            jids.append(jid)
+            dead = 2**22 + 3 + offset  # no such process
+            owner = f"c2-dead@{socket.gethostname()}/{dead}"
+            with open(progress.slot_path(dead), "wb") as slot:
+                slot.write(LAYOUT.pack(jid if slot_names_it else 0, 0, IDLE))
+            chunk = _take(broker, owner, "c2.nobody", time.time() - 1)[0]
+            wait_until(lambda: not broker.zscore(keys.LEASES, chunk), 20, "the lease handed on")
+            assert broker.hmget(keys.job(jid), "status", "attempts") == [b"queued", None]
+            progress.discard(dead)
     finally:
-        client.kill([claimed, taken])
-        broker.close()
-
-
-def test_a_dead_process_that_never_started_its_claimed_job_is_not_charged(client, cluster):
-    """A pool process died after its claim, before its job started, and nobody handed the
-    chunk on (its death was not reported with the message): when the lease expires, the
-    reaper reads the dead process's slot, so the unrestartable job goes back to queued,
-    uncharged, rather than failing for a run it never had."""
-    with pytest.warns(NoWorkerWarning):
-        jid = client.call(jf.square, 2, _type="c2", _env="nobody", _restartable=False)
-    broker = redis.Redis.from_url(cluster.url)
-    dead = 2**22 + 3  # no such process
-    try:
-        chunk, key = (v.decode() for v in broker.hmget(keys.job(jid), "chunk", "owner"))
-        owner = f"c2-dead@{socket.gethostname()}/{dead}"
-        with open(progress.slot_path(dead), "wb") as slot:
-            slot.write(LAYOUT.pack(jid, 0, IDLE))  # its chunk, no job started
-        scripts.run(broker, "claim", time.time(), owner, jid, 1, time.time() - 1, chunk, key)
-        wait_until(lambda: not broker.zscore(keys.LEASES, chunk), 20, "the lease handed on")
-        assert broker.hmget(keys.job(jid), "status", "attempts") == [b"queued", None]
-    finally:
-        progress.discard(dead)
-        client.kill(jid)
+        client.kill(jids)
         broker.close()
 
 

@@ -4,7 +4,6 @@ a marker file must not create it); and one key never sees another key's jobs."""
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import secrets
@@ -17,9 +16,9 @@ import redis
 
 from picloud import keyring, keys
 from picloud.client import Cloud
-from picloud.engines.cluster.messages import MAX_PRIORITY, list_key, task_message
 from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
 from tests import jobfuncs as jf
+from tests.queueing import message_of, place, queue_chunk, take_all
 from tests.services import TEST_API_KEY, TEST_AUTHORITY, keyed_engine, register_key, signed_record
 
 #: A queue no worker serves: submitted jobs wait there until a test moves their message.
@@ -69,10 +68,9 @@ def _unseen_touch() -> Any:
 
 
 def _release(broker: redis.Redis) -> None:
-    """Move every held message to c1 (same priority), where a worker takes it."""
-    for priority in range(MAX_PRIORITY + 1):
-        while broker.rpoplpush(list_key(HELD, priority), list_key("c1", priority)):
-            pass
+    """Move every held chunk to c1 (same priority), where a worker takes it."""
+    for chunk, priority in take_all(broker, HELD):
+        place(broker, "c1", chunk, priority)
 
 
 def _error_of(client: Cloud, jid: int) -> str:
@@ -97,9 +95,7 @@ def _forge_job(broker: redis.Redis, jid: int, chunk: str, key: str = TEST_API_KE
 
 
 def _spec_of(broker: redis.Redis, jid: int) -> dict:
-    chunk = broker.hget(keys.job(jid), "chunk").decode()
-    message = json.loads(broker.hget(keys.chunk_message(chunk), "message"))
-    return json.loads(message["body"])[0][0]
+    return message_of(broker, broker.hget(keys.job(jid), "chunk").decode())
 
 
 def test_a_hand_written_unsigned_message_runs_nothing(client, broker, tmp_path):
@@ -118,7 +114,7 @@ def test_a_hand_written_unsigned_message_runs_nothing(client, broker, tmp_path):
         "count": 1,
         "first": forged,
     }
-    broker.lpush("c1", task_message("c1", 0, spec))
+    queue_chunk(broker, "forged", spec, first=forged, key=TEST_API_KEY)
     text = _error_of(client, forged)
     assert "not signed" in text and "before anything of it ran" in text
     assert not os.path.exists(marker)
@@ -161,12 +157,14 @@ def test_a_signed_message_replayed_for_another_job_runs_nothing(client, broker, 
     os.remove(ran)
     replayed = jid + 1_000_000
     _forge_job(broker, replayed, spec["chunk"])
-    broker.lpush("c1", task_message("c1", 0, {**spec, "first": replayed}))
+    queue_chunk(broker, spec["chunk"], {**spec, "first": replayed}, first=replayed, key=spec["key"])
     assert "signature does not match" in _error_of(client, replayed)
     # the same message sent again for its own (finished) job runs nothing either
-    broker.lpush("c1", task_message("c1", 0, spec))
+    queue_chunk(broker, spec["chunk"], spec, first=jid, key=spec["key"])
     client.call(jf.square, 1)  # a job behind it on the same queue...
-    jf.wait_for(lambda: broker.llen("c1") == 0, 30, "the replayed message to be consumed")
+    jf.wait_for(
+        lambda: broker.zcard(keys.queue("c1")) == 0, 30, "the replayed message to be consumed"
+    )
     assert client.result(client.call(jf.square, 2), timeout=30) == 4  # ...and after it
     assert not os.path.exists(ran) and client.status(jid) == "done"
 

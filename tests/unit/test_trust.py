@@ -62,3 +62,17 @@ def test_an_older_record_put_back_is_refused_once_a_newer_was_seen_or_announced(
 
 def test_a_worker_without_the_fleet_key_trusts_nothing():
     assert NO_AUTHORITY in Trust("").api_key("7", *_record(public="ab", active=True))[1]
+
+
+def test_a_record_read_before_a_newer_one_was_announced_is_outdated_not_forged():
+    """A worker read a key's record, then heard of a newer one before checking it: the read
+    is outdated (read it again), which the newer record itself is not."""
+    older, newer = _record(public="ab", active=True), _record(public="ab", active=True)
+    trust = Trust(TEST_AUTHORITY.public_key)
+    assert not trust.outdated("apikey 7", *older)
+    data, signature = newer
+    trust.learn(signature + b" " + data)
+    assert trust.outdated("apikey 7", *older)
+    assert not trust.outdated("apikey 7", *newer)
+    assert trust.api_key("7", *newer) == ("ab", None)
+    assert not trust.outdated("apikey 7", None, None)

@@ -118,7 +118,7 @@ class FakeJobs:
         message = json.dumps({"fake": True, "first": start})
         pipe.hset(
             keys.chunk_message(chunk),
-            mapping={"queue": "pc:test-queue", "message": message, "first": start, "count": n},
+            mapping={"queue": "test", "message": message, "first": start, "count": n},
         )
         for jid in jids:
             pipe.hset(

@@ -18,10 +18,10 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from picloud import keys
 from picloud.client import Cloud
-from picloud.engines.cluster.messages import list_key, task_message
 from picloud.exceptions import NoWorkerWarning
 from tests import jobfuncs as jf
 from tests.browser.fleetdata import beat
+from tests.queueing import place, queue_chunk
 from tests.services import Worker, keyed_engine, picloud_env, redis_server
 from webui.ledger.models import Job
 from webui.ledger.recorder import Recorder
@@ -166,7 +166,7 @@ def test_the_jobs_gauge_matches_the_table_after_any_writes(client, fake, record)
 
 def _enqueue(client: redis.Redis, queue: str, priority: int, first: int) -> None:
     spec = {"first": first, "chunk": f"fake.{first}", "count": 1}
-    client.lpush(list_key(queue, priority), task_message(queue, priority, spec))
+    queue_chunk(client, spec["chunk"], spec, first=first, queue=queue, priority=priority)
 
 
 def test_queue_depths_per_priority_and_the_oldest_wait(client, fake, broker):
@@ -177,7 +177,7 @@ def test_queue_depths_per_priority_and_the_oldest_wait(client, fake, broker):
     _enqueue(broker, "c2", 0, newer)
     _enqueue(broker, "c2", 0, newest)  # behind `newer`: the head of a list is its oldest
     _enqueue(broker, "c2", 7, old)
-    broker.lpush(list_key("c2", 7), b"not a picloud message")
+    place(broker, "c2", "a chunk whose message is gone", 7)
 
     samples = scrape(client)
     assert value(samples, "picloud_queue_depth", pool="c2", priority="0") == 2

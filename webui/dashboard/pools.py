@@ -12,7 +12,6 @@ import redis
 
 from picloud import broker, keys
 from picloud.engines.cluster.info import POOL_ALIVE_SECONDS
-from picloud.engines.cluster.messages import MAX_PRIORITY, list_key
 from picloud.exceptions import CloudException
 from workers.pools import POOLS
 
@@ -23,7 +22,7 @@ class QueueState:
 
     queue: str
     description: str
-    #: messages waiting, over all priority lists
+    #: chunks waiting, over all priorities
     depth: int | None = None
     #: Celery node names of the workers that beat within POOL_ALIVE_SECONDS
     workers: list[str] = field(default_factory=list)
@@ -65,18 +64,16 @@ def read_queues(client: redis.Redis, now: float | None = None) -> list[QueueStat
             live.setdefault(queue, []).append(node)
     names = queue_names([*last_beat, *live])
     for queue in names:
-        for priority in range(MAX_PRIORITY + 1):
-            pipe.llen(list_key(queue, priority))
-    lengths = pipe.execute()
+        pipe.zcard(keys.queue(queue))
+    depths = pipe.execute()
     states = []
-    for index, queue in enumerate(names):
+    for queue, depth in zip(names, depths):
         beat = last_beat.get(queue)
-        depth = lengths[index * (MAX_PRIORITY + 1) : (index + 1) * (MAX_PRIORITY + 1)]
         states.append(
             QueueState(
                 queue,
                 POOLS[queue.split(".", 1)[0]].description,
-                sum(depth),
+                int(depth),
                 sorted(live.get(queue, [])),
                 None if beat is None else max(now - beat, 0.0),
             )

@@ -4,7 +4,6 @@ A few pipelined reads; nothing is written."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ import redis
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from picloud import keys
-from picloud.engines.cluster.messages import MAX_PRIORITY, list_key
+from picloud.engines.cluster.messages import MAX_PRIORITY, score_range
 from webui.dashboard import pools
 from webui.ledger.recorder import GROUP
 
@@ -26,7 +25,7 @@ class FleetState:
 
     #: queue -> live workers (Celery nodes that beat within POOL_ALIVE_SECONDS)
     workers: dict[str, int] = field(default_factory=dict)
-    #: (queue, priority) -> messages waiting
+    #: (queue, priority) -> chunks waiting
     depths: dict[tuple[str, int], int] = field(default_factory=dict)
     #: queue -> seconds its longest-waiting queued job has waited since it was submitted
     oldest: dict[str, float] = field(default_factory=dict)
@@ -34,34 +33,28 @@ class FleetState:
     recorder_lag: float = 0.0
 
 
-def _first_jid(message: bytes | None) -> int | None:
-    """The first jid of a picloud chunk message (None for any other message)."""
-    try:
-        body = json.loads(json.loads(message or b"")["body"])
-        return int(body[0][0]["first"])
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None
-
-
 def read_queues(client: redis.Redis, names: list[str], now: float) -> tuple[dict, dict]:
-    """Depth per (queue, priority), and per queue the wait of the job at the head of its
-    lists (the next to run of each priority; the longest waiting of them counts)."""
+    """Depth per (queue, priority), and per queue the wait of the job at the head of each
+    priority (the next to run of it; the longest waiting of them counts)."""
     pipe = client.pipeline(transaction=False)
     for queue in names:
         for priority in PRIORITIES:
-            pipe.llen(list_key(queue, priority))
-            pipe.lindex(list_key(queue, priority), -1)  # kombu pops from the right
+            low, high = score_range(priority)
+            pipe.zcount(keys.queue(queue), low, high)
+            pipe.zrangebyscore(keys.queue(queue), low, high, start=0, num=1)
     replies = iter(pipe.execute())
     depths, heads = {}, []
     for queue in names:
         for priority in PRIORITIES:
             depths[queue, priority] = int(next(replies))
-            jid = _first_jid(next(replies))
-            if jid is not None:
-                heads.append((queue, jid))
-                pipe.hget(keys.job(jid), "created")
+            for chunk in next(replies):
+                heads.append(queue)
+                pipe.hget(keys.chunk_message(chunk.decode()), "first")
+    firsts = pipe.execute()
+    for first in firsts:
+        pipe.hget(keys.job(int(first or 0)), "created")
     oldest = dict.fromkeys(names, 0.0)
-    for (queue, _), created in zip(heads, pipe.execute()):
+    for queue, created in zip(heads, pipe.execute()):
         if created is not None:
             oldest[queue] = max(oldest[queue], now - float(created))
     return depths, oldest
@@ -104,7 +97,7 @@ def read(client: redis.Redis, known: Iterable[str] = (), now: float | None = Non
 def families(state: FleetState) -> list[Metric]:
     depth = GaugeMetricFamily(
         "picloud_queue_depth",
-        "Messages waiting in each pool's queue per priority (a call, or a chunk of a map)",
+        "Chunks waiting in each pool's queue per priority (a call, or a chunk of a map)",
         labels=["pool", "priority"],
     )
     for (queue, priority), messages in state.depths.items():

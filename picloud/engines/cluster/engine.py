@@ -22,7 +22,7 @@ from picloud import broker, defaults, keys, signing
 from picloud.engines.base import Finished, Submission, Watcher
 from picloud.engines.cluster import scripts
 from picloud.engines.cluster.info import pool_served, read_info
-from picloud.engines.cluster.messages import list_key, queue_name, task_message
+from picloud.engines.cluster.messages import priority_step, queue_name
 from picloud.engines.cluster.notices import WAIT_SECONDS, FinishNotices
 from picloud.engines.cluster.patience import patiently
 from picloud.engines.cluster.sources import Sources
@@ -35,7 +35,7 @@ _MISSING = ord("-")
 _LENGTH = struct.Struct(">I")
 #: results.lua's length of a body it left out for the client to read on its own
 _LARGE = 0xFFFFFFFF
-#: Largest number of jobs in one Celery message.
+#: Largest number of jobs in one chunk (one message).
 MAX_CHUNK = 256
 #: Commands per pipeline when reading many jobs.
 READ_BATCH = 2000
@@ -156,7 +156,6 @@ class ClusterEngine:
         if submission.manifest:  # the user's own modules travel with the jobs (signed too)
             with self._broker_errors():
                 spec["bundle"] = self._sources.ship(submission.manifest, submission.sources)
-        target = list_key(queue, options.priority)
         pipe = self.redis.pipeline(transaction=False)
         if digest not in self._stored_functions:
             pipe.set(keys.function(digest), broker.zero_copy(submission.func_blob))
@@ -175,8 +174,7 @@ class ClusterEngine:
             chunk_spec.update(
                 self.signer.spec_fields(first, len(part), signing.digest(payload), chunk_spec)
             )
-            message = task_message(queue, options.priority, chunk_spec)
-            chunk_args += [target, len(part), message, chunk_id]
+            chunk_args += [len(part), json.dumps(chunk_spec), chunk_id]
             offset += size
         deps = options.depends_on
         scripts.queue(
@@ -191,9 +189,11 @@ class ClusterEngine:
             options.depends_on_errors,
             "1" if options.restartable else "0",
             json.dumps(_meta(submission, queue, digest)),
+            queue,
+            priority_step(options.priority),
             len(deps),
             *deps,
-            len(chunk_args) // 4,
+            len(chunk_args) // 3,
             *chunk_args,
         )
         self.notices.start()

@@ -15,7 +15,8 @@ from picloud.broker import zero_copy
 _LUA_DIR = Path(__file__).with_name("lua")
 NAMES = (
     "submit",
-    "claim",
+    "take",
+    "renew",
     "finish",
     "release",
     "lost",

@@ -89,6 +89,24 @@ local function flush(now)
   end
 end
 
+-- The queues pool processes take chunks from (workers/consumer.py, take.lua): per queue a
+-- sorted set of chunk ids, lowest score first: the priority (0 first), then the order of
+-- arrival, a chunk handed on going ahead of its priority's others; and a list of wake-up
+-- tokens, one per chunk added, that idle pool processes block on (BLPOP wakes one of them).
+local SPAN, MIDDLE = 1e14, 5e13
+local function enqueue(queue, priority, chunk, head)
+  local n = redis.call('INCR', P .. 'queued-seq')  -- keys.QUEUED_SEQ
+  local order = head and (MIDDLE - n) or (MIDDLE + n)
+  local added = redis.call('ZADD', P .. 'queue:' .. queue, tonumber(priority) * SPAN + order, chunk)
+  if added == 1 then redis.call('LPUSH', P .. 'bell:' .. queue, 1) end
+end
+
+-- chunk `chunk`, whose message is stored (chunkmsg), goes back to its queue
+local function requeue(chunk, head)
+  local queue, priority = unpack(redis.call('HMGET', P .. 'chunkmsg:' .. chunk, 'queue', 'priority'))
+  if queue then enqueue(queue, priority or 0, chunk, head) end
+end
+
 local function batch_jids(b)
   local start = tonumber(b)
   return start, start + tonumber(redis.call('HGET', P .. 'batch:' .. b, 'n')) - 1
@@ -104,8 +122,9 @@ local function release(b)
       record(j, 'queued')
     end
   end
-  local held = redis.call('LRANGE', P .. 'held:' .. b, 0, -1)
-  for i = 1, #held, 2 do redis.call('LPUSH', held[i], held[i + 1]) end
+  for _, chunk in ipairs(redis.call('LRANGE', P .. 'held:' .. b, 0, -1)) do
+    requeue(chunk, false)
+  end
   redis.call('DEL', P .. 'held:' .. b, P .. 'pending:' .. b)
 end
 

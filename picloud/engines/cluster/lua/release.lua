@@ -8,17 +8,18 @@
 -- started one (and an earlier one whose result was never stored) ran: it is charged an attempt
 -- and is queued again when restartable with attempts left, else it fails naming the loss.
 -- Returns how many jobs were queued again; then (or when some job of the chunk was never
--- claimed) the chunk's message goes to the head of its queue (kombu pops the right end).
+-- claimed) the chunk goes to the head of its queue.
 local now, chunk, owner, last, state, why, max_attempts =
   ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], tonumber(ARGV[7])
 local ck = P .. 'chunkmsg:' .. chunk
-local holder, first, count, queue, message, progress =
-  unpack(redis.call('HMGET', ck, 'owner', 'first', 'count', 'queue', 'message', 'started'))
+local holder, first, count, progress =
+  unpack(redis.call('HMGET', ck, 'owner', 'first', 'count', 'started'))
 redis.call('ZREM', P .. 'leases', chunk)
 if not first then return 0 end
 first, count = tonumber(first), tonumber(count)
 if owner == '' then owner = holder end
 if not owner then return 0 end
+if redis.call('HGET', P .. 'holding', owner) == chunk then redis.call('HDEL', P .. 'holding', owner) end
 
 local function held(j)
   local st, w = unpack(redis.call('HMGET', P .. 'job:' .. j, 'status', 'worker'))
@@ -56,6 +57,6 @@ for j = first, first + count - 1 do
     end
   end
 end
-if requeued > 0 or waiting then redis.call('RPUSH', queue, message) end
+if requeued > 0 or waiting then requeue(chunk, true) end
 flush(now)
 return requeued

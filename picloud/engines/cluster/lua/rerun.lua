@@ -1,5 +1,5 @@
 -- Run finished jobs again under the same jids (the admin's re-run): each goes back to queued
--- and its chunk's signed message is queued again (a worker claims only the queued jobs of it).
+-- and its chunk (its signed message) is queued again (a worker claims only its queued jobs).
 -- ARGV: api key ('*' = any), now, jids... Returns {'ok', n} or {'unfinished', jid...} or
 -- {'missing', jid} (nothing changed then).
 local who, now = ARGV[1], ARGV[2]
@@ -16,9 +16,6 @@ for i = 3, #ARGV do
   chunks[redis.call('HGET', k, 'chunk')] = true
   note(j, 'queued', nil)
 end
-for chunk in pairs(chunks) do
-  local queue, message = unpack(redis.call('HMGET', P .. 'chunkmsg:' .. chunk, 'queue', 'message'))
-  redis.call('LPUSH', queue, message)
-end
+for chunk in pairs(chunks) do requeue(chunk, false) end
 flush(now)
 return {'ok', #ARGV - 2}

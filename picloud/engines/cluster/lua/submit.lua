@@ -1,10 +1,11 @@
 -- ARGV: now, start (jids the client reserved with INCRBY), n, reply, owner, client batches key,
---       deperr, restartable, meta, ndeps, deps..., nchunks,
---       then per chunk: queue list, count, signed message, chunk id
+--       deperr, restartable, meta, queue, priority, ndeps, deps..., nchunks,
+--       then per chunk: count, signed message (the chunk's spec, JSON), chunk id
 -- Returns {'ok', start, status} or {'nodep', jid} (also for another key's job).
 local now, start, n, reply, owner = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local batches, deperr, restartable, meta = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local ndeps, i = tonumber(ARGV[10]), 11
+local queue, priority = ARGV[10], ARGV[11]
+local ndeps, i = tonumber(ARGV[12]), 13
 local pending, failed = {}, nil
 for _ = 1, ndeps do
   local dep = ARGV[i]; i = i + 1
@@ -26,20 +27,20 @@ redis.call('EXPIRE', batches, 604800)
 local nchunks = tonumber(ARGV[i]); i = i + 1
 local offset = 0
 for _ = 1, nchunks do
-  local queue, count, message, chunk = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
-  i = i + 4
+  local count, message, chunk = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2]
+  i = i + 3
   local first = start + offset
   for j = first, first + count - 1 do
     redis.call('HSET', P .. 'job:' .. j, 'status', status, 'batch', start, 'chunk', chunk,
       'reply', reply, 'created', now, 'owner', owner)
     note(j, status, nil)
   end
-  redis.call('HSET', P .. 'chunkmsg:' .. chunk, 'queue', queue, 'message', message,
-    'first', first, 'count', count)
+  redis.call('HSET', P .. 'chunkmsg:' .. chunk, 'queue', queue, 'priority', priority,
+    'message', message, 'key', owner, 'first', first, 'count', count)
   if state == 'released' then
-    redis.call('LPUSH', queue, message)
+    enqueue(queue, priority, chunk, false)
   else
-    redis.call('RPUSH', P .. 'held:' .. start, queue, message)
+    redis.call('RPUSH', P .. 'held:' .. start, chunk)
   end
   offset = offset + count
 end
