@@ -16,7 +16,7 @@ VISIBILITY_TIMEOUT = 3600
 #: while idle. Cron firings, the only tasks, are sent a minute apart at most.
 POLLING_INTERVAL = 10
 
-app = Celery("workers", include=["workers.cron_task", "workers.signals"])
+app = Celery("workers", include=["workers.cron_task", "workers.signals", "workers.control"])
 app.conf.update(
     broker_url=broker_url(),
     broker_transport_options={

@@ -11,6 +11,7 @@ from __future__ import annotations
 import mmap
 import os
 import tempfile
+import threading
 import time
 from typing import NamedTuple
 
@@ -80,14 +81,17 @@ class Slot:
 
 
 _own: Slot | None = None
+_own_lock = threading.Lock()
 
 
 def own_slot() -> Slot:
-    """This process's slot (made anew in a process forked since)."""
+    """This process's slot (made anew in a process forked since; once, whichever of its
+    threads asks first: a second making would truncate the file under the first's map)."""
     global _own
-    if _own is None or _own.pid != os.getpid():
-        _own = Slot()
-    return _own
+    with _own_lock:
+        if _own is None or _own.pid != os.getpid():
+            _own = Slot()
+        return _own
 
 
 def read(pid: int) -> Progress | None:

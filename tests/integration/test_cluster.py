@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import time
 import warnings
 
@@ -17,7 +20,7 @@ from picloud.engines.cluster import scripts
 from picloud.exceptions import CloudException, NoWorkerWarning
 from picloud.sandbox.slot import IDLE, LAYOUT
 from tests import jobfuncs as jf
-from tests.services import Worker, keyed_engine, redis_server, wait_until
+from tests.services import REPO, Worker, keyed_engine, redis_server, wait_until
 from workers import progress
 from workers.consumer import IDLE_WAIT
 
@@ -66,6 +69,26 @@ def _started(client: Cloud, gate: jf.Gate, **options: object) -> int:
     jid = client.call(jf.write_pid_and_wait, pid_path, gate.path, _type="s1", **options)
     jf.read_when_written(pid_path, 30)
     return jid
+
+
+def test_celery_inspect_active_lists_the_chunks_pool_processes_run(client, cluster, gates):
+    """Chunks never pass through Celery's consumer; ``inspect active`` lists them anyway, with
+    the pool process running each one."""
+    jid = _started(client, gates("inspected"))
+    env = dict(os.environ, PICLOUD_BROKER_URL=cluster.url)
+    found = subprocess.run(
+        [sys.executable, "-m", "celery", "-A", "workers", "inspect", "active", "--json",
+         "--timeout", "10"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    chunks = [
+        task
+        for tasks in json.loads(found.stdout).values()
+        for task in tasks
+        if task["name"] == "picloud.chunk" and task["kwargs"]["first"] == jid
+    ]
+    assert [task["worker_pid"] for task in chunks] == [_pid_of(client, jid)]
+    assert chunks[0]["kwargs"]["running"] == jid
 
 
 def test_restartable_job_survives_its_process_being_killed(client, gates):
