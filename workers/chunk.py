@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from picloud import accounting, keys, serialization, signing
@@ -76,12 +77,22 @@ class Taken(NamedTuple):
         )
 
 
-class ChunkRun:
-    """One chunk taken by this process."""
+#: Adds the take of a process's next chunk to a pipeline (True: a retry after a broker fault).
+FollowUp = Callable[[Any, bool], None]
 
-    def __init__(self, taken: Taken, context: WorkerContext) -> None:
+
+class ChunkRun:
+    """One chunk taken by this process. ``follow_up``: the take of the next chunk, sent with
+    this one's last report (one round trip for both)."""
+
+    def __init__(
+        self, taken: Taken, context: WorkerContext, follow_up: FollowUp | None = None
+    ) -> None:
         self.taken = taken
         self.context = context
+        self.follow_up = follow_up
+        #: take.lua's reply for the next chunk, once the last report went with a take
+        self.next: list[Any] | None = None
         self.chunk = taken.chunk
         self.first = taken.first
         self.count = taken.count
@@ -94,7 +105,8 @@ class ChunkRun:
         self.manifest: tuple[str, dict[str, Any]] | None = None
 
     def run(self) -> None:
-        """Check the chunk's message, then run its claimed jobs."""
+        """Check the chunk's message, then run its claimed jobs (``next`` says what the last
+        report's take brought)."""
         self.context.slot.begin_chunk(self.first)
         try:
             self._run()
@@ -346,13 +358,22 @@ class ChunkRun:
             args += [header, body]
             if o.profile:
                 args.append(o.profile)
-        self._patient_script(
-            f"reporting {len(outcomes)} job(s) of chunk {self.chunk}",
-            "finish",
-            self.context.owner,
-            self.chunk if final else "",
-            *args,
-        )
+        what = f"reporting {len(outcomes)} job(s) of chunk {self.chunk}"
+        owner = self.context.owner
+        if not final or self.follow_up is None or self.context.slot.draining():
+            self._patient_script(what, "finish", owner, self.chunk if final else "", *args)
+            return
+        follow_up, redis, retries = self.follow_up, self.context.redis, 0
+
+        def report_then_take() -> list[Any]:
+            nonlocal retries
+            pipe = redis.pipeline(transaction=False)
+            scripts.queue(pipe, "finish", time.time(), owner, self.chunk, *args)
+            follow_up(pipe, retries > 0)  # a retry's finish finds its jobs reported already
+            retries += 1
+            return pipe.execute()[-1]
+
+        self.next = patiently(redis, report_then_take, what, REPORT_PATIENCE)
 
     def _patient_script(self, what: str, name: str, *args: Any) -> Any:
         """Run script ``name`` (now, then ``args``) through broker faults: what it reports

@@ -16,13 +16,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 import redis
 
 from picloud import broker, keys
 from picloud.engines.cluster import scripts
 from picloud.engines.cluster.patience import BROKER_FAULTS
-from workers.chunk import ChunkRun, Taken
+from workers.chunk import DRAINED, MAX_ATTEMPTS, ChunkRun, Taken
 from workers.context import WorkerContext
 from workers.leases import LEASE_SECONDS
 
@@ -60,31 +61,58 @@ class Consumer:
             self._thread.join()
 
     def _serve(self) -> None:
-        woken = ""
+        woken, taken = "", None
         while True:
             with self._lock:
                 if self._stopping or self.context.slot.draining():
                     break
                 self._busy = True
             try:
-                taken = self._take(woken)
+                if taken is None:
+                    taken = self._take(woken)
                 if taken is not None:
-                    self._run(taken)
+                    taken = self._run(taken)
+                    woken = ""
             finally:
                 with self._lock:
                     self._busy = False
-            woken = "" if taken is not None else self._wait()
-        if woken:  # a token in hand, not used: the next process gets it
+            if taken is None:
+                woken = self._wait()
+        if taken is not None:  # taken with the last report as the process stopped
+            self._give_back(taken)
+        elif woken:  # a token in hand, not used: the next process gets it
             try:
                 self._waiter.lpush(keys.bell(woken), 1)
             except redis.RedisError:
                 pass
 
-    def _run(self, taken: Taken) -> None:
+    def _run(self, taken: Taken) -> Taken | None:
+        """Run ``taken``; the next chunk, taken with its last report (None: none waits)."""
+        run = ChunkRun(taken, self.context, self._follow_up)
         try:
-            ChunkRun(taken, self.context).run()
+            run.run()
         except Exception:  # a fault of ours: its jobs are handed on when the lease runs out
             log.exception("picloud: chunk %s failed", taken.chunk)
+        return None if run.next is None else Taken.of(run.next)
+
+    def _follow_up(self, pipe: Any, again: bool) -> None:
+        """Queue the take of this process's next chunk on ``pipe``."""
+        context = self.context
+        now = time.time()
+        scripts.queue(
+            pipe, "take", now, context.owner, now + LEASE_SECONDS, "", "1" if again else "0",
+            *self.queues,
+        )  # fmt: skip
+
+    def _give_back(self, taken: Taken) -> None:
+        """A chunk taken but not started goes back to the head of its queue, uncharged."""
+        try:
+            scripts.run(
+                self.context.redis, "release", time.time(), taken.chunk, self.context.owner,
+                taken.first - 1, "finished", DRAINED, MAX_ATTEMPTS,
+            )  # fmt: skip
+        except redis.RedisError as exc:  # its lease runs out, and the reaper hands it on
+            log.warning("picloud: could not give chunk %s back: %s", taken.chunk, exc)
 
     def _take(self, woken: str) -> Taken | None:
         """The next chunk of this process's queues, claimed; None when they are empty (or the
