@@ -52,3 +52,11 @@ def take_all(client: redis.Redis, queue: str) -> list[tuple[str, int]]:
 def message_of(client: redis.Redis, chunk: str) -> dict[str, Any]:
     """The spec a chunk's stored message says."""
     return json.loads(client.hget(keys.chunk_message(chunk), "message"))
+
+
+def set_payload(client: redis.Redis, chunk: str, payload: bytes) -> None:
+    """Replace chunk ``chunk``'s payload where it is kept: in its hash, or under its own key."""
+    if client.hexists(keys.chunk_message(chunk), "payload"):
+        client.hset(keys.chunk_message(chunk), "payload", payload)
+    else:
+        client.set(keys.chunk(chunk), payload)

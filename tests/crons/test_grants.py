@@ -14,6 +14,7 @@ from picloud import cron, keyring, keys, signing
 from picloud.exceptions import CloudException, NoWorkerWarning
 from tests import jobfuncs as jf
 from tests.crons.conftest import CreatesFile, absent, release, store_function
+from tests.queueing import set_payload
 from tests.services import TEST_AUTHORITY, signed_record
 from workers.cron_task import fire
 
@@ -65,7 +66,7 @@ def _replaced_function_blob(spec: dict, fleet, evil: str) -> None:
 
 
 def _arguments(spec: dict, fleet, evil: str) -> None:
-    fleet.set(keys.chunk(spec["chunk"]), pickle.dumps([pickle.dumps(CreatesFile(evil))]))
+    set_payload(fleet, spec["chunk"], pickle.dumps([pickle.dumps(CreatesFile(evil))]))
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from picloud import keyring, keys
 from picloud.client import Cloud
 from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
 from tests import jobfuncs as jf
-from tests.queueing import message_of, place, queue_chunk, take_all
+from tests.queueing import message_of, place, queue_chunk, set_payload, take_all
 from tests.services import TEST_API_KEY, TEST_AUTHORITY, keyed_engine, register_key, signed_record
 
 #: A queue no worker serves: submitted jobs wait there until a test moves their message.
@@ -126,7 +126,7 @@ def test_a_tampered_message_runs_nothing(client, broker, tmp_path, part):
     jid = _held_job(client, benign, "fine", func=_unseen_touch())
     spec = _spec_of(broker, jid)
     if part == "arguments":
-        broker.set(keys.chunk(spec["chunk"]), pickle.dumps([pickle.dumps(CreatesFile(marker))]))
+        set_payload(broker, spec["chunk"], pickle.dumps([pickle.dumps(CreatesFile(marker))]))
     else:
         broker.set(keys.function(spec["func"]), pickle.dumps(CreatesFile(marker)))
     _release(broker)

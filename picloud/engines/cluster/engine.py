@@ -21,7 +21,7 @@ import redis
 from picloud import broker, defaults, keys, signing
 from picloud.engines.base import Finished, Submission, Watcher
 from picloud.engines.cluster import scripts
-from picloud.engines.cluster.info import pool_served, read_info
+from picloud.engines.cluster.info import POOL_ALIVE_SECONDS, pool_served, read_info
 from picloud.engines.cluster.messages import priority_step, queue_name
 from picloud.engines.cluster.notices import WAIT_SECONDS, FinishNotices
 from picloud.engines.cluster.patience import patiently
@@ -45,6 +45,11 @@ RECENT_SUBMISSIONS = 64
 POLL_FOREIGN = 0.5
 #: Jids a client reserves at once for its small submissions (one INCRBY per block).
 JID_BLOCK = 64
+#: A chunk's payload smaller than this (bytes) is stored in its chunk's hash, read with it
+#: (lua/take.lua); a larger one under its own key (``keys.chunk``), not copied through Lua.
+INLINE_PAYLOAD = 1 << 16
+#: Seconds between two renewals of the expiry of a client's set of batches (kept 7 days).
+BATCHES_REFRESH = 3600.0
 #: Seconds a read (status, result, info) rides out a broker restart before it raises; a wait
 #: rides it out until its own timeout.
 RIDE_OUT = 30.0
@@ -123,6 +128,10 @@ class ClusterEngine:
         self._closed = False
         #: the last RECENT_SUBMISSIONS submissions' jids (see _submitted_here)
         self._recent: list[range] = []
+        #: queue -> until when (monotonic) its last heartbeat read keeps it served
+        self._served: dict[str, float] = {}
+        #: when (monotonic) this client last renewed the expiry of its batches' set
+        self._batches_refreshed = float("-inf")
 
     @contextlib.contextmanager
     def _broker_errors(self) -> Iterator[None]:
@@ -147,8 +156,7 @@ class ClusterEngine:
             )
         options = submission.options
         queue = queue_name(options.type, options.env)
-        blobs = submission.args_blobs
-        n = len(blobs)
+        n = len(submission.args_blobs)
         digest = signing.digest(submission.func_blob)
         start = self._reserve(n) if submission.first_jid is None else submission.first_jid
         spec = {"func": digest, **granted_fields(options), "key": self.owner}
@@ -159,24 +167,12 @@ class ClusterEngine:
         pipe = self.redis.pipeline(transaction=False)
         if digest not in self._stored_functions:
             pipe.set(keys.function(digest), broker.zero_copy(submission.func_blob))
-        pipe.hget(keys.POOL_HEARTBEATS, queue)
-        chunk_args: list[Any] = []
-        chunk_keys = []
-        offset = 0
-        for size in chunk_sizes(n):
-            part = blobs[offset : offset + size]
-            chunk_id = f"{self.client_id}.{next(self._chunk_ids)}"
-            chunk_keys.append(keys.chunk(chunk_id))
-            payload = pickle.dumps(list(part), 5)
-            pipe.set(chunk_keys[-1], broker.zero_copy(payload))
-            first = start + offset
-            chunk_spec = {**spec, "chunk": chunk_id, "count": len(part), "first": first}
-            chunk_spec.update(
-                self.signer.spec_fields(first, len(part), signing.digest(payload), chunk_spec)
-            )
-            chunk_args += [len(part), json.dumps(chunk_spec), chunk_id]
-            offset += size
+        served_at = None if self._served.get(queue, 0.0) > time.monotonic() else len(pipe)
+        if served_at is not None:
+            pipe.hget(keys.POOL_HEARTBEATS, queue)
+        chunk_args, stored_apart = self._chunks(pipe, spec, submission.args_blobs, start)
         deps = options.depends_on
+        refresh = time.monotonic() > self._batches_refreshed + BATCHES_REFRESH
         scripts.queue(
             pipe,
             "submit",
@@ -186,6 +182,7 @@ class ClusterEngine:
             self.notices.reply_key,
             self.owner,
             keys.client_batches(self.client_id),
+            "1" if refresh else "0",
             options.depends_on_errors,
             "1" if options.restartable else "0",
             json.dumps(_meta(submission, queue, digest)),
@@ -193,7 +190,7 @@ class ClusterEngine:
             priority_step(options.priority),
             len(deps),
             *deps,
-            len(chunk_args) // 3,
+            len(chunk_args) // 4,
             *chunk_args,
         )
         self.notices.start()
@@ -202,14 +199,56 @@ class ClusterEngine:
         self._stored_functions.add(digest)
         outcome = replies[-1]
         if outcome[0] == b"nodep":
-            self.redis.delete(*chunk_keys)
+            if stored_apart:
+                self.redis.delete(*stored_apart)
             self._jids = give_back(self._jids, start, n)  # nothing was made: still free
             raise CloudException(f"This dependency does not exist: job {int(outcome[1])}")
-        _warn_if_unserved(queue, replies[-2 - len(chunk_keys)])
+        if refresh:
+            self._batches_refreshed = time.monotonic()
+        if served_at is not None:
+            self._note_served(queue, replies[served_at])
         jids = range(start, start + n)
         self._recent.append(jids)
         del self._recent[:-RECENT_SUBMISSIONS]
         return jids
+
+    def _chunks(
+        self, pipe: Any, spec: dict[str, Any], blobs: Sequence[bytes], start: int
+    ) -> tuple[list[Any], list[str]]:
+        """submit.lua's arguments for each chunk of a submission starting at jid ``start``
+        (count, signed message, chunk id, the payload when small), and the keys of the
+        payloads stored apart, which ``pipe`` SETs (large ones: not copied through Lua)."""
+        chunk_args: list[Any] = []
+        stored_apart: list[str] = []
+        offset = 0
+        for size in chunk_sizes(len(blobs)):
+            part = blobs[offset : offset + size]
+            chunk_id = f"{self.client_id}.{next(self._chunk_ids)}"
+            payload = pickle.dumps(list(part), 5)
+            first = start + offset
+            chunk_spec = {**spec, "chunk": chunk_id, "count": len(part), "first": first}
+            chunk_spec.update(
+                self.signer.spec_fields(first, len(part), signing.digest(payload), chunk_spec)
+            )
+            inline = b""
+            if len(payload) < INLINE_PAYLOAD:
+                inline = payload
+            else:
+                stored_apart.append(keys.chunk(chunk_id))
+                pipe.set(stored_apart[-1], broker.zero_copy(payload))
+            chunk_args += [len(part), json.dumps(chunk_spec), chunk_id, inline]
+            offset += size
+        return chunk_args, stored_apart
+
+    def _note_served(self, queue: str, last_seen: bytes | None) -> None:
+        """Warn if no worker serves ``queue``; else skip the check for as long as the heartbeat
+        read keeps the pool served."""
+        if not pool_served(last_seen):
+            warnings.warn(NoWorkerWarning(queue), stacklevel=5)
+            return
+        assert last_seen is not None
+        age = time.time() - float(last_seen)
+        self._served[queue] = time.monotonic() + POOL_ALIVE_SECONDS - age
 
     # --- reading ------------------------------------------------------------------------------
     def statuses(self, jids: Sequence[int], patience: float | None = RIDE_OUT) -> list[JobStatus]:
@@ -469,8 +508,3 @@ def _meta(submission: Submission, queue: str, digest: str) -> dict[str, Any]:
         "depends_on": list(options.depends_on),
         "attributes": options.attributes,
     }
-
-
-def _warn_if_unserved(queue: str, last_seen: bytes | None) -> None:
-    if not pool_served(last_seen):
-        warnings.warn(NoWorkerWarning(queue), stacklevel=4)

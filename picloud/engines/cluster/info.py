@@ -80,29 +80,40 @@ def _extras(
             plan.append((jid, stream))
         if need_args:
             chunk = job["chunk"].decode()
-            pipe.get(keys.chunk(chunk))
-            pipe.hget(keys.chunk_message(chunk), "first")
-            plan += [(jid, "payload"), (jid, "first")]
+            pipe.hmget(keys.chunk_message(chunk), "payload", "first")
+            pipe.get(keys.chunk(chunk))  # a large payload is stored apart
+            plan += [(jid, "message"), (jid, "payload")]
         if "func_body" in fields:
             pipe.get(keys.function(meta_of[job["batch"]].get("func", "")))
             plan.append((jid, "func_body"))
     out: dict[int, dict[str, Any]] = {}
     for (jid, name), value in zip(plan, pipe.execute()):
-        out.setdefault(jid, {})[name] = value
+        values = out.setdefault(jid, {})
+        if name == "message":  # the chunk's inline payload and first jid
+            values["payload"], values["first"] = value
+        elif name == "payload":  # stored apart
+            values["payload"] = values.get("payload") or value
+        else:
+            values[name] = value
     for jid, values in out.items():
-        if "stdout" in values or "stderr" in values:
-            for stream in wanted:
-                values[stream] = _text(values[stream]) or ""
-        if values.get("payload") is not None and values.get("first") is not None:
-            blobs = serialization.plain_loads(values.pop("payload"))
-            pair = blobs[jid - int(values.pop("first"))]
-            if open_pickles:
-                values["args"], values["kwargs"] = serialization.loads(pair)
-            else:
-                values["args"] = values["kwargs"] = pair
+        for stream in wanted:
+            values[stream] = _text(values[stream]) or ""
+        _arguments(jid, values, open_pickles)
         if values.get("func_body") is not None and open_pickles:
             values["func_body"] = serialization.loads(values["func_body"])
     return out
+
+
+def _arguments(jid: int, values: dict[str, Any], open_pickles: bool) -> None:
+    """Job ``jid``'s args and kwargs, from its chunk's payload and first jid in ``values``."""
+    payload, first = values.pop("payload", None), values.pop("first", None)
+    if payload is None or first is None:
+        return
+    pair = serialization.plain_loads(payload)[jid - int(first)]
+    if open_pickles:
+        values["args"], values["kwargs"] = serialization.loads(pair)
+    else:
+        values["args"] = values["kwargs"] = pair
 
 
 def _fields(

@@ -1,11 +1,12 @@
 -- ARGV: now, start (jids the client reserved with INCRBY), n, reply, owner, client batches key,
---       deperr, restartable, meta, queue, priority, ndeps, deps..., nchunks,
---       then per chunk: count, signed message (the chunk's spec, JSON), chunk id
+--       '1' to renew that key's expiry, deperr, restartable, meta, queue, priority, ndeps,
+--       deps..., nchunks, then per chunk: count, signed message (the chunk's spec, JSON), chunk
+--       id, its payload ('' when stored apart, under pc:chunk:<id>)
 -- Returns {'ok', start, status} or {'nodep', jid} (also for another key's job).
 local now, start, n, reply, owner = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
-local batches, deperr, restartable, meta = ARGV[6], ARGV[7], ARGV[8], ARGV[9]
-local queue, priority = ARGV[10], ARGV[11]
-local ndeps, i = tonumber(ARGV[12]), 13
+local batches, refresh, deperr, restartable, meta = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local queue, priority = ARGV[11], ARGV[12]
+local ndeps, i = tonumber(ARGV[13]), 14
 local pending, failed = {}, nil
 for _ = 1, ndeps do
   local dep = ARGV[i]; i = i + 1
@@ -23,20 +24,22 @@ local status = (state == 'waiting') and 'waiting' or 'queued'
 redis.call('HSET', P .. 'batch:' .. start, 'n', n, 'state', state, 'deperr', deperr,
   'created', now, 'owner', owner, 'reply', reply, 'restartable', restartable, 'meta', meta)
 redis.call('ZADD', batches, start, start)
-redis.call('EXPIRE', batches, 604800)
+if refresh == '1' then redis.call('EXPIRE', batches, 604800) end
 local nchunks = tonumber(ARGV[i]); i = i + 1
 local offset = 0
 for _ = 1, nchunks do
-  local count, message, chunk = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2]
-  i = i + 3
+  local count, message, chunk, payload = tonumber(ARGV[i]), ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  i = i + 4
   local first = start + offset
   for j = first, first + count - 1 do
     redis.call('HSET', P .. 'job:' .. j, 'status', status, 'batch', start, 'chunk', chunk,
       'reply', reply, 'created', now, 'owner', owner)
     note(j, status, nil)
   end
-  redis.call('HSET', P .. 'chunkmsg:' .. chunk, 'queue', queue, 'priority', priority,
-    'message', message, 'key', owner, 'first', first, 'count', count)
+  local fields = {'queue', queue, 'priority', priority, 'message', message, 'key', owner,
+    'first', first, 'count', count, 'restartable', restartable}
+  if payload ~= '' then fields[#fields + 1] = 'payload'; fields[#fields + 1] = payload end
+  redis.call('HSET', P .. 'chunkmsg:' .. chunk, unpack(fields))
   if state == 'released' then
     enqueue(queue, priority, chunk, false)
   else

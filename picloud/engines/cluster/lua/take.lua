@@ -18,8 +18,8 @@ local DROPPED_AT_MOST = 100
 
 local function claim(chunk, retake)
   local ck = P .. 'chunkmsg:' .. chunk
-  local first, count, key, message, progress =
-    unpack(redis.call('HMGET', ck, 'first', 'count', 'key', 'message', 'started'))
+  local first, count, key, message, progress, restartable, payload = unpack(redis.call('HMGET',
+    ck, 'first', 'count', 'key', 'message', 'started', 'restartable', 'payload'))
   if not first then return nil end
   key = key or '*'
   local last_started = tonumber(progress) or 0
@@ -36,21 +36,24 @@ local function claim(chunk, retake)
     end
   end
   if #claimed == 0 then return nil end
-  local b = redis.call('HGET', P .. 'job:' .. claimed[1], 'batch')
-  local restartable = redis.call('HGET', P .. 'batch:' .. b, 'restartable') or '1'
+  if not restartable then  -- a chunk queued before its hash said
+    local b = redis.call('HGET', P .. 'job:' .. claimed[1], 'batch')
+    restartable = redis.call('HGET', P .. 'batch:' .. b, 'restartable') or '1'
+  end
   redis.call('ZADD', P .. 'leases', expiry, chunk)
   if not retake then redis.call('HSET', ck, 'owner', owner, 'started', 0) end
   redis.call('HSET', P .. 'holding', owner, chunk)
-  local payload = false
-  local pk = P .. 'chunk:' .. chunk
-  if redis.call('STRLEN', pk) < BIG then payload = redis.call('GET', pk) or false end
+  if not payload then  -- stored apart (large): read here only when small after all
+    local pk = P .. 'chunk:' .. chunk
+    payload = redis.call('STRLEN', pk) < BIG and redis.call('GET', pk)
+  end
   local record, sig = false, false
   if key ~= '*' then
     record, sig = unpack(redis.call('HMGET', P .. 'apikey:' .. key, 'record', 'sig'))
   end
   flush(now)
   return {chunk, message or '', key, first, count, table.concat(claimed, ','), restartable,
-    payload, record or false, sig or false}
+    payload or false, record or false, sig or false}
 end
 
 if again then
