@@ -43,3 +43,17 @@ def describe_jids(jids: Sequence[int], limit: int = 10) -> str:
     shown = ", ".join(map(str, jids[:limit]))
     rest = len(jids) - limit
     return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+class Submitted:
+    """The jids one client submitted, in as few ranges as they allow: what ``kill()`` with no
+    jids kills (never another client's jobs of the same key)."""
+
+    def __init__(self) -> None:
+        self.ranges: list[range] = []
+
+    def add(self, jids: range) -> None:
+        if self.ranges and self.ranges[-1].stop == jids.start:
+            self.ranges[-1] = range(self.ranges[-1].start, jids.stop)
+        else:
+            self.ranges.append(jids)

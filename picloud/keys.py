@@ -80,24 +80,14 @@ def chunk_message(chunk_id: str) -> str:
 
 def queue(name: str) -> str:
     """Sorted set of the chunk ids waiting in queue ``name`` (``c1``, ``c2.myenv``), served
-    lowest score first: priority, then arrival (picloud.engines.cluster.messages)."""
+    lowest score first: priority, then submission (picloud.engines.cluster.messages)."""
     return f"{PREFIX}queue:{name}"
-
-
-#: Counter giving queued chunks their place within a priority (lua/prelude.lua's ``enqueue``).
-QUEUED_SEQ = PREFIX + "queued-seq"
 
 
 def bell(name: str) -> str:
     """List of wake-up tokens of queue ``name``, one per chunk queued: idle pool processes
     block on it."""
     return f"{PREFIX}bell:{name}"
-
-
-def client_batches(client_id: str) -> str:
-    """Sorted set of the batch starts one client (connection) submitted: what ``kill()``
-    with no argument kills."""
-    return f"{PREFIX}batches:{client_id}"
 
 
 def reply(client_id: str) -> str:

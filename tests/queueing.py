@@ -3,6 +3,7 @@ its queue (with a wake-up token), for tests that forge, hold back or move messag
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -13,12 +14,16 @@ from picloud.engines.cluster.messages import PRIORITY_SPAN, score_range
 
 #: lua/prelude.lua's offset of a chunk's place within its priority
 _MIDDLE = PRIORITY_SPAN // 2
+#: the places of chunks placed with no stored message (after any real jid)
+_STAND_INS = itertools.count(10**12)
 
 
 def place(client: redis.Redis, queue: str, chunk: str, priority: int = 0) -> None:
-    """Put ``chunk`` at the tail of ``queue``'s ``priority``, and ring its bell."""
-    score = score_range(priority)[0] + _MIDDLE + client.incr(keys.QUEUED_SEQ)
-    client.zadd(keys.queue(queue), {chunk: score})
+    """Put ``chunk`` in ``queue`` at ``priority``, by its first jid (a chunk with no stored
+    message after every other), and ring the queue's bell."""
+    first = client.hget(keys.chunk_message(chunk), "first")
+    order = int(first) if first is not None else next(_STAND_INS)
+    client.zadd(keys.queue(queue), {chunk: score_range(priority)[0] + _MIDDLE + order})
     client.lpush(keys.bell(queue), 1)
 
 

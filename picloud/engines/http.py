@@ -24,6 +24,7 @@ from picloud.engines.cluster.sources import MISSING_SOURCES
 from picloud.engines.relay import RelayEngine, raise_error
 from picloud.exceptions import CloudException, NoSuchJobError
 from picloud.http import ApiClient, refusal
+from picloud.jids import Submitted
 from picloud.jobs import JobStatus
 from picloud.sandbox.channel import BadFrame, decode_frame, encode_frame, pack, unpack
 
@@ -172,8 +173,7 @@ class HttpEngine(RelayEngine):
         self.transport = HttpTransport(server_url, api_key, api_secretkey)
         super().__init__(self.transport, "cluster", LONG_POLL)
         self.api_key = api_key
-        #: what this client submitted (kill() with no jids kills those, not the key's all)
-        self._own: list[range] = []
+        self._own = Submitted()
         #: results a wait brought, by the jids waited for (see wait)
         self._prefetched: dict[Any, list[bytes]] = {}
         self._watched: dict[int, list[Watcher]] = {}
@@ -183,10 +183,7 @@ class HttpEngine(RelayEngine):
 
     def submit(self, submission: Submission) -> range:
         jids = super().submit(submission)
-        if self._own and self._own[-1].stop == jids.start:
-            self._own[-1] = range(self._own[-1].start, jids.stop)
-        else:
-            self._own.append(jids)
+        self._own.add(jids)
         return jids
 
     def wait(self, jids: Sequence[int], timeout: float | None, stop_on_error: bool) -> list[int]:
@@ -215,7 +212,7 @@ class HttpEngine(RelayEngine):
         if jids is not None:
             super().kill(jids)
             return
-        for own in self._own:
+        for own in self._own.ranges:
             try:
                 super().kill(own)
             except NoSuchJobError:  # some were deleted: the others one by one

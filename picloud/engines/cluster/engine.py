@@ -27,7 +27,7 @@ from picloud.engines.cluster.notices import WAIT_SECONDS, FinishNotices
 from picloud.engines.cluster.patience import patiently
 from picloud.engines.cluster.sources import Sources
 from picloud.exceptions import CloudException, NoSuchJobError, NoWorkerWarning
-from picloud.jids import describe_jids
+from picloud.jids import Submitted, describe_jids
 from picloud.jobs import JobStatus
 
 _STATUS_OF = {ord(s.value[0]): s for s in JobStatus}
@@ -48,8 +48,6 @@ JID_BLOCK = 64
 #: A chunk's payload smaller than this (bytes) is stored in its chunk's hash, read with it
 #: (lua/take.lua); a larger one under its own key (``keys.chunk``), not copied through Lua.
 INLINE_PAYLOAD = 1 << 16
-#: Seconds between two renewals of the expiry of a client's set of batches (kept 7 days).
-BATCHES_REFRESH = 3600.0
 #: Seconds a read (status, result, info) rides out a broker restart before it raises; a wait
 #: rides it out until its own timeout.
 RIDE_OUT = 30.0
@@ -130,8 +128,7 @@ class ClusterEngine:
         self._recent: list[range] = []
         #: queue -> until when (monotonic) its last heartbeat read keeps it served
         self._served: dict[str, float] = {}
-        #: when (monotonic) this client last renewed the expiry of its batches' set
-        self._batches_refreshed = float("-inf")
+        self._own = Submitted()
 
     @contextlib.contextmanager
     def _broker_errors(self) -> Iterator[None]:
@@ -172,7 +169,6 @@ class ClusterEngine:
             pipe.hget(keys.POOL_HEARTBEATS, queue)
         chunk_args, stored_apart = self._chunks(pipe, spec, submission.args_blobs, start)
         deps = options.depends_on
-        refresh = time.monotonic() > self._batches_refreshed + BATCHES_REFRESH
         scripts.queue(
             pipe,
             "submit",
@@ -181,8 +177,6 @@ class ClusterEngine:
             n,
             self.notices.reply_key,
             self.owner,
-            keys.client_batches(self.client_id),
-            "1" if refresh else "0",
             options.depends_on_errors,
             "1" if options.restartable else "0",
             json.dumps(_meta(submission, queue, digest)),
@@ -203,11 +197,10 @@ class ClusterEngine:
                 self.redis.delete(*stored_apart)
             self._jids = give_back(self._jids, start, n)  # nothing was made: still free
             raise CloudException(f"This dependency does not exist: job {int(outcome[1])}")
-        if refresh:
-            self._batches_refreshed = time.monotonic()
         if served_at is not None:
             self._note_served(queue, replies[served_at])
         jids = range(start, start + n)
+        self._own.add(jids)
         self._recent.append(jids)
         del self._recent[:-RECENT_SUBMISSIONS]
         return jids
@@ -415,21 +408,12 @@ class ClusterEngine:
 
     # --- killing and deleting -----------------------------------------------------------------
     def kill(self, jids: Sequence[int] | None) -> None:
-        targets = self._own_jids() if jids is None else jids
+        targets = [j for own in self._own.ranges for j in own] if jids is None else jids
         if jids is not None:
             self.statuses(targets)  # unknown jids raise before anything is killed
         with self._broker_errors():
             for start in range(0, len(targets), READ_BATCH):
                 scripts.run(self.redis, "kill", time.time(), *targets[start : start + READ_BATCH])
-
-    def _own_jids(self) -> list[int]:
-        with self._broker_errors():
-            starts = [int(s) for s in self.redis.zrange(keys.client_batches(self.client_id), 0, -1)]
-            pipe = self.redis.pipeline(transaction=False)
-            for start in starts:
-                pipe.hget(keys.batch(start), "n")
-            sizes = pipe.execute()
-        return [j for start, n in zip(starts, sizes) if n for j in range(start, start + int(n))]
 
     def delete(self, jids: Sequence[int]) -> None:
         """Kill the unfinished jobs among ``jids`` (as PiCloud's simulator did; the kill script

@@ -4,8 +4,8 @@ A chunk's message is its spec as JSON: the function's digest, options, queue, ap
 jid and count, signed by the submitting key (picloud.signing). It is stored with the chunk
 (``keys.chunk_message``), and the chunk id waits in its queue's sorted set, where a pool
 process takes it and claims its jobs in one step (lua/take.lua). A queued chunk's score is its
-priority times PRIORITY_SPAN plus its place in that priority (lua/prelude.lua's ``enqueue``),
-so the lowest score is served first."""
+priority times PRIORITY_SPAN plus its place in that priority, by its first jid (lua/prelude.lua's
+``enqueue``), so the lowest score is served first."""
 
 from __future__ import annotations
 

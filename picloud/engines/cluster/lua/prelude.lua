@@ -91,20 +91,21 @@ end
 
 -- The queues pool processes take chunks from (workers/consumer.py, take.lua): per queue a
 -- sorted set of chunk ids, lowest score first: the priority (0 first), then the order of
--- arrival, a chunk handed on going ahead of its priority's others; and a list of wake-up
--- tokens, one per chunk added, that idle pool processes block on (BLPOP wakes one of them).
+-- submission (the chunk's first jid), a chunk handed on going ahead of its priority's others;
+-- and a list of wake-up tokens, one per chunk added, that idle pool processes block on (BLPOP
+-- wakes one of them).
 local SPAN, MIDDLE = 1e14, 5e13
-local function enqueue(queue, priority, chunk, head)
-  local n = redis.call('INCR', P .. 'queued-seq')  -- keys.QUEUED_SEQ
-  local order = head and (MIDDLE - n) or (MIDDLE + n)
+local function enqueue(queue, priority, chunk, first, head)
+  local order = head and (MIDDLE - first) or (MIDDLE + first)
   local added = redis.call('ZADD', P .. 'queue:' .. queue, tonumber(priority) * SPAN + order, chunk)
   if added == 1 then redis.call('LPUSH', P .. 'bell:' .. queue, 1) end
 end
 
 -- chunk `chunk`, whose message is stored (chunkmsg), goes back to its queue
 local function requeue(chunk, head)
-  local queue, priority = unpack(redis.call('HMGET', P .. 'chunkmsg:' .. chunk, 'queue', 'priority'))
-  if queue then enqueue(queue, priority or 0, chunk, head) end
+  local queue, priority, first =
+    unpack(redis.call('HMGET', P .. 'chunkmsg:' .. chunk, 'queue', 'priority', 'first'))
+  if queue then enqueue(queue, priority or 0, chunk, tonumber(first) or 0, head) end
 end
 
 local function batch_jids(b)

@@ -1,12 +1,11 @@
--- ARGV: now, start (jids the client reserved with INCRBY), n, reply, owner, client batches key,
---       '1' to renew that key's expiry, deperr, restartable, meta, queue, priority, ndeps,
---       deps..., nchunks, then per chunk: count, signed message (the chunk's spec, JSON), chunk
---       id, its payload ('' when stored apart, under pc:chunk:<id>)
+-- ARGV: now, start (jids the client reserved with INCRBY), n, reply, owner, deperr,
+--       restartable, meta, queue, priority, ndeps, deps..., nchunks, then per chunk: count,
+--       signed message (the chunk's spec, JSON), chunk id, its payload ('' when stored apart,
+--       under pc:chunk:<id>)
 -- Returns {'ok', start, status} or {'nodep', jid} (also for another key's job).
 local now, start, n, reply, owner = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
-local batches, refresh, deperr, restartable, meta = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-local queue, priority = ARGV[11], ARGV[12]
-local ndeps, i = tonumber(ARGV[13]), 14
+local deperr, restartable, meta, queue, priority = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local ndeps, i = tonumber(ARGV[11]), 12
 local pending, failed = {}, nil
 for _ = 1, ndeps do
   local dep = ARGV[i]; i = i + 1
@@ -23,8 +22,6 @@ if failed or #pending > 0 then state = 'waiting' end
 local status = (state == 'waiting') and 'waiting' or 'queued'
 redis.call('HSET', P .. 'batch:' .. start, 'n', n, 'state', state, 'deperr', deperr,
   'created', now, 'owner', owner, 'reply', reply, 'restartable', restartable, 'meta', meta)
-redis.call('ZADD', batches, start, start)
-if refresh == '1' then redis.call('EXPIRE', batches, 604800) end
 local nchunks = tonumber(ARGV[i]); i = i + 1
 local offset = 0
 for _ = 1, nchunks do
@@ -41,7 +38,7 @@ for _ = 1, nchunks do
   if payload ~= '' then fields[#fields + 1] = 'payload'; fields[#fields + 1] = payload end
   redis.call('HSET', P .. 'chunkmsg:' .. chunk, unpack(fields))
   if state == 'released' then
-    enqueue(queue, priority, chunk, false)
+    enqueue(queue, priority, chunk, first, false)
   else
     redis.call('RPUSH', P .. 'held:' .. start, chunk)
   end
