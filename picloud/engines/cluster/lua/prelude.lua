@@ -56,12 +56,16 @@ local function record(jid, status)
   note(jid, status, reply)
 end
 
--- "1-5,9": sorted jids folded into ranges
+-- "1-5,9": sorted jids folded into ranges (they come mostly in order: sorted only if not)
 local function ranges(jids)
-  table.sort(jids, function(a, b) return tonumber(a) < tonumber(b) end)
+  local sorted = true
+  for i, v in ipairs(jids) do
+    jids[i] = tonumber(v)
+    if sorted and i > 1 and jids[i] < jids[i - 1] then sorted = false end
+  end
+  if not sorted then table.sort(jids) end
   local out, first, last = {}, nil, nil
-  for _, v in ipairs(jids) do
-    local j = tonumber(v)
+  for _, j in ipairs(jids) do
     if first and j == last + 1 then
       last = j
     else
