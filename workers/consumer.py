@@ -97,12 +97,13 @@ class Consumer:
 
     def _follow_up(self, pipe: Any, again: bool) -> None:
         """Queue the take of this process's next chunk on ``pipe``."""
-        context = self.context
+        scripts.queue(pipe, "take", *self._take_args("", again))
+
+    def _take_args(self, woken: str, again: bool) -> tuple[Any, ...]:
+        """take.lua's arguments (see there)."""
         now = time.time()
-        scripts.queue(
-            pipe, "take", now, context.owner, now + LEASE_SECONDS, "", "1" if again else "0",
-            *self.queues,
-        )  # fmt: skip
+        owner = self.context.owner
+        return (now, owner, now + LEASE_SECONDS, woken, "1" if again else "0", *self.queues)
 
     def _give_back(self, taken: Taken) -> None:
         """A chunk taken but not started goes back to the head of its queue, uncharged."""
@@ -118,25 +119,15 @@ class Consumer:
         """The next chunk of this process's queues, claimed; None when they are empty (or the
         process stops while the broker is away). After a broker fault the take is tried
         again as such: if the first one went through, its chunk is this process's still."""
-        context = self.context
-        again, delay = "0", 0.05
+        again, delay = False, 0.05
         while True:
             try:
-                reply = scripts.run(
-                    context.redis,
-                    "take",
-                    time.time(),
-                    context.owner,
-                    time.time() + LEASE_SECONDS,
-                    woken,
-                    again,
-                    *self.queues,
-                )
+                reply = scripts.run(self.context.redis, "take", *self._take_args(woken, again))
                 return Taken.of(reply)
             except BROKER_FAULTS as exc:
-                if again == "0":
+                if not again:
                     log.warning("picloud: lost the broker while taking a chunk (%s)", exc)
-                again = "1"
+                again = True
             except redis.RedisError as exc:  # not the broker's fault: try again later
                 log.error("picloud: taking a chunk failed: %s", exc)
                 delay = RETRY_AT_MOST
