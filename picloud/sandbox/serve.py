@@ -34,8 +34,9 @@ FUNCTION_CACHE_SIZE = 64
 #: Bytes of an upload sent per frame.
 UPLOAD_CHUNK = 4 << 20
 #: Send finished jobs' ends at least this often while a batch runs (seconds; its last job's
-#: at once): each report wakes the supervisor, which takes a core from the batch a moment.
-REPORT_INTERVAL = 0.01
+#: at once): each report wakes the supervisor, which takes a core from the batch a moment (a
+#: map of 10 ms jobs ran 94.7% efficient reporting every 10 ms, 95.8% every 50 ms).
+REPORT_INTERVAL = 0.05
 #: Seconds a sandbox stays awake for its next batch before it sleeps.
 AWAKE_SECONDS = 0.001
 #: Look for skips of the batch's later jobs at least this often (seconds).
