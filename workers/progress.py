@@ -119,14 +119,14 @@ def drain(pid: int) -> bool:
 
 def known(pid: int, first: int) -> tuple[int, str]:
     """(last started jid, 'running' / 'finished') of process ``pid`` in the chunk starting at
-    ``first``, as release.lua takes them: (0, 'running') when no job of it started (a process
-    names the chunk it took in its slot before it starts a job of it, and names none again
-    once it reported them all), and (0, 'unknown') when the slot says nothing of that chunk
-    (there is none, or it names another)."""
+    ``first``, as release.lua takes them: (0, 'running') when no job of it started, and
+    (0, 'unknown') when the process left no slot. A process names the chunk it took in its
+    slot before it starts a job of it: a slot that names none, or the chunk it reported last
+    (the next one is taken with that report), says that no job of this one started."""
     found = read(pid)
-    if found is None or found.first not in (first, 0):
+    if found is None:
         return 0, "unknown"
-    if found.first == 0 or found.state == IDLE:
+    if found.first != first or found.state == IDLE:
         return 0, "running"
     return found.last_started, "running" if found.state == RUNNING else "finished"
 

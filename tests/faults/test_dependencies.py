@@ -50,7 +50,9 @@ def test_r11_chains_keep_their_order_under_kills(make_cluster, figures, full):
     figures.notes.update(kills=len(killer.killed), early_starts=len(early), unnamed=len(unnamed))
     assert figures.lost == 0 and figures.processing == 0
     assert not early, f"started before their parent ended: {sorted(early)}"
-    assert all(found[jid] == "done" for jid in healthy)
+    undone = [jid for jid in healthy if found[jid] != "done"]
+    texts = cloud.result(undone[:3], timeout=10, ignore_errors=True) if undone else []
+    assert not undone, [(found[jid], text) for jid, text in zip(undone, texts)]
     assert found[doomed[0]] == "error"
     assert all(found[jid] == "stalled" for jid in doomed[1:])
     assert not unnamed, unnamed

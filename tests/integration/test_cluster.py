@@ -18,7 +18,7 @@ from picloud import keys
 from picloud.client import Cloud
 from picloud.engines.cluster import scripts
 from picloud.exceptions import CloudException, NoWorkerWarning
-from picloud.sandbox.slot import IDLE, LAYOUT
+from picloud.sandbox.slot import FINISHED, IDLE, LAYOUT
 from tests import jobfuncs as jf
 from tests.services import REPO, Worker, keyed_engine, redis_server, wait_until
 from workers import progress
@@ -215,18 +215,20 @@ def test_a_dead_process_that_never_started_its_taken_job_is_not_charged(client, 
     """A pool process died after its take, before its job started, and nobody handed the
     chunk on (its death went unseen): when the lease expires, the reaper reads the dead
     process's slot, so the unrestartable job goes back to queued, uncharged, rather than
-    failing for a run it never had: whether its slot named the chunk or none yet."""
+    failing for a run it never had: whether its slot named the chunk, none yet, or the chunk
+    it had just reported (the next is taken with that report)."""
     broker = redis.Redis.from_url(cluster.url)
     jids = []
     try:
-        for offset, slot_names_it in enumerate((True, False)):
+        for offset, names in enumerate(("it", "none", "the last")):
             with pytest.warns(NoWorkerWarning):
                 jid = client.call(jf.square, 2, _type="c2", _env="nobody", _restartable=False)
             jids.append(jid)
             dead = 2**22 + 3 + offset  # no such process
             owner = f"c2-dead@{socket.gethostname()}/{dead}"
-            with open(progress.slot_path(dead), "wb") as slot:
-                slot.write(LAYOUT.pack(jid if slot_names_it else 0, 0, IDLE))
+            slot = {"it": (jid, 0, IDLE), "none": (0, 0, IDLE), "the last": (1, 1, FINISHED)}
+            with open(progress.slot_path(dead), "wb") as handle:
+                handle.write(LAYOUT.pack(*slot[names]))
             chunk = _take(broker, owner, "c2.nobody", time.time() - 1)[0]
             wait_until(lambda: not broker.zscore(keys.LEASES, chunk), 20, "the lease handed on")
             assert broker.hmget(keys.job(jid), "status", "attempts") == [b"queued", None]

@@ -23,7 +23,8 @@ def _dead_process_slot() -> int:
 def test_a_dead_process_slot_says_which_job_was_running():
     pid = _dead_process_slot()
     assert progress.known(pid, 3) == (5, "running")
-    assert progress.known(pid, 9) == (0, "unknown")  # another chunk: nothing known of it
+    assert progress.known(pid, 9) == (0, "running")  # another chunk: none of it started
+    assert progress.known(2**22 + 9, 3) == (0, "unknown")  # no slot: nothing known
     progress.discard(pid)
     assert progress.read(pid) is None
 
