@@ -24,6 +24,12 @@ class Usage(NamedTuple):
     system: float
 
 
+#: A job that ran for less than this (seconds) is not measured on its own, the two syscalls
+#: would cost more than it did: it reports the peak measured last and no CPU time, and its CPU,
+#: well below a clock tick, goes to the next job measured after it.
+QUICK_JOB = 1e-4
+
+
 class Meter:
     """Measures the job between ``start`` and ``stop`` (a few microseconds each: the peak is
     the kernel's high-water mark, reset through Linux's clear_refs before a job when the last
@@ -35,6 +41,8 @@ class Meter:
         #: the peak after the last reset, and whether a job raised it since
         self._floor = 0
         self._raised = True
+        #: the peak measured last (KiB)
+        self._peak = 0
 
     def _reset_peak(self) -> None:
         """Start the resident high-water mark over from the current size, so a reused process
@@ -50,15 +58,23 @@ class Meter:
             except OSError:
                 self._refs = _UNAVAILABLE
 
-    def start(self) -> None:
+    def start(self, follows: bool = False) -> None:
+        """Begin a job's measure. ``follows``: it starts right after the job last stopped,
+        whose end reading serves as its start (a syscall less a job; what ran between the
+        two, microseconds, is charged to it: CPU times count in clock ticks anyway)."""
         if self._raised:  # the last job set a new peak: measure this one from its own start
             self._reset_peak()
-            self._floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            self._floor = self._peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             self._raised = False
-        self._times = os.times()
+        if not follows:
+            self._times = os.times()
 
-    def stop(self) -> Usage:
+    def stop(self, took: float) -> Usage:
+        """What the job that ran ``took`` seconds used (see QUICK_JOB)."""
+        if took < QUICK_JOB and self._peak:
+            return Usage(self._peak * 1024, 0.0, 0.0)
         now, then = os.times(), self._times
+        self._times = now
         user = now[0] - then[0] + now[2] - then[2]
         system = now[1] - then[1] + now[3] - then[3]
         peak = _getrusage(_SELF).ru_maxrss
@@ -66,6 +82,7 @@ class Meter:
             self._raised = True
         if now[2] != then[2] or now[3] != then[3]:  # it waited for children: one may be larger
             peak = max(peak, _getrusage(_CHILDREN).ru_maxrss)
+        self._peak = peak
         return Usage(peak * 1024, user if user > 0 else 0.0, system if system > 0 else 0.0)
 
 

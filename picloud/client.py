@@ -382,9 +382,12 @@ def _check_size(submission: Submission) -> None:
     limit = config.current().max_transmit_data
     if len(submission.func_blob) > limit:
         _too_large(f"the function {submission.func_name}", len(submission.func_blob), limit)
-    for row, blob in enumerate(submission.args_blobs):
+    blobs = submission.args_blobs
+    if not blobs or max(map(len, blobs)) <= limit:
+        return
+    for row, blob in enumerate(blobs):
         if len(blob) > limit:
-            where = "the arguments" if len(submission.args_blobs) == 1 else f"map row {row}"
+            where = "the arguments" if len(blobs) == 1 else f"map row {row}"
             _too_large(where, len(blob), limit)
 
 

@@ -39,6 +39,9 @@ class Outcome(NamedTuple):
     memory_exceeded: bool = False
 
 
+_DONE, _ERROR, _KILLED = JobStatus.DONE.value, JobStatus.ERROR.value, JobStatus.KILLED.value
+
+
 def run_job(
     jid: int,
     func: Callable[..., Any],
@@ -63,7 +66,7 @@ def run_job(
     except JobKilled:
         return Outcome(
             jid,
-            JobStatus.KILLED.value,
+            _KILLED,
             None,
             remote_traceback(),
             started,
@@ -73,7 +76,7 @@ def run_job(
     except BaseException:
         return Outcome(
             jid,
-            JobStatus.ERROR.value,
+            _ERROR,
             None,
             remote_traceback(),
             started,
@@ -87,8 +90,8 @@ def run_job(
         blob = serialization.dumps_labelled(value, "result", options.fast_serialization)
     except PicklingFailure as exc:
         message = f"Could not pickle the job's result: {exc}"
-        return Outcome(jid, JobStatus.ERROR.value, None, message, started, elapsed, profile_text)
-    return Outcome(jid, JobStatus.DONE.value, blob, None, started, elapsed, profile_text)
+        return Outcome(jid, _ERROR, None, message, started, elapsed, profile_text)
+    return Outcome(jid, _DONE, blob, None, started, elapsed, profile_text)
 
 
 def remote_traceback() -> str:

@@ -145,6 +145,13 @@ def wait_then_raise(path, message="boom"):
     raise ValueError(message)
 
 
+def text_or_raise(x):
+    """'y' * x, 100 KB of it for 1; ValueError('three') for 3."""
+    if x == 3:
+        raise ValueError("three")
+    return "y" * (100_000 if x == 1 else x)
+
+
 def raise_if_odd(x):
     if x % 2:
         raise ValueError(f"odd {x}")

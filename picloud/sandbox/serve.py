@@ -176,18 +176,21 @@ class Server:
             func, broken = None, broken if hint is None else f"{hint}\n\n{broken}"
         report = _Report(self.channel)
         checked = time.monotonic()
+        follows = False  # whether a job of this batch ran just before
         for jid, blob in zip(jids, blobs):
             if time.monotonic() - checked > CONTROL_INTERVAL:
                 self._read_control()
                 checked = time.monotonic()
             if jid in self.skipped or self.slot.draining():
                 report.add_skipped(jid)
+                follows = False
                 continue
             self.slot.started(jid)
             if func is None:
                 outcome = Outcome(jid, JobStatus.ERROR.value, None, broken, time.time(), 0.0)
             else:
-                outcome = self._run_one(jid, func, blob, options)
+                outcome = self._run_one(jid, func, blob, options, follows)
+                follows = True
             self.slot.finished(jid)
             report.add(outcome)
             if outcome.memory_exceeded:
@@ -198,8 +201,8 @@ class Server:
         report.send()
         return True
 
-    def _run_one(self, jid: int, func: Any, blob: bytes, options: Any) -> Outcome:
-        self.meter.start()
+    def _run_one(self, jid: int, func: Any, blob: bytes, options: Any, follows: bool) -> Outcome:
+        self.meter.start(follows)
         jid_, status, result, exception, started, took, profile, _, _ = run_job(
             jid, func, blob, options
         )
@@ -210,7 +213,7 @@ class Server:
             runtime.job.jid = None
         if _has_children():
             kill_descendants()
-        usage = self.meter.stop()
+        usage = self.meter.stop(took)
         exceeded = _memory_error(status, exception)
         if exceeded:
             exception = f"{accounting.over_limit(jid, self.pool, self.memory_mb)}\n\n{exception}"

@@ -246,6 +246,17 @@ def test_result_that_cannot_be_unpickled_on_the_client(client):
     assert client.status(jid) == "done"
 
 
+def test_a_maps_results_read_as_one_run_come_back_each_in_its_place(client):
+    """A map's jids travel to results.lua and statuses.lua as one 'first-last' run: small and
+    large (read on their own) results and errors each land where their job is."""
+    jids = client.map(jf.text_or_raise, range(5))
+    got = client.result(jids, timeout=30, ignore_errors=True)
+    assert [got[i] for i in (0, 1, 2, 4)] == ["", "y" * 100_000, "yy", "yyyy"]
+    assert isinstance(got[3], CloudException) and "three" in str(got[3])
+    assert client.status(jids) == ["done", "done", "done", "error", "done"]
+    assert client.result(jids[1:3]) == ["y" * 100_000, "yy"]
+
+
 def test_dependency_across_separate_calls_released_when_parent_finishes(client, gates):
     gate = gates("parent")
     parent = client.call(jf.wait_for_file, gate.path, 5)

@@ -202,6 +202,12 @@ def test_another_keys_jobs_look_like_jobs_that_do_not_exist(client, cluster):
                 with pytest.raises(NoSuchJobError) as caught:
                     action(jid)
                 assert str(caught.value) == str(NoSuchJobError(jid))
+        mapped = client.map(jf.square, range(3))  # read as one run of jids
+        client.join(mapped, timeout=30)
+        for action in (other.status, other.result):
+            with pytest.raises(NoSuchJobError) as caught:
+                action(mapped)
+            assert str(caught.value) == str(NoSuchJobError(mapped[0]))
         with pytest.raises(CloudException, match=f"dependency does not exist: job {mine}"):
             other.call(jf.square, 1, _depends_on=mine)
         assert other.result(other.call(jf.square, 3), timeout=30) == 9

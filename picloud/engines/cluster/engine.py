@@ -9,7 +9,6 @@ import contextlib
 import itertools
 import json
 import pickle
-import struct
 import time
 import uuid
 import warnings
@@ -32,9 +31,7 @@ from picloud.jobs import JobStatus
 
 _STATUS_OF = {ord(s.value[0]): s for s in JobStatus}
 _MISSING = ord("-")
-_LENGTH = struct.Struct(">I")
-#: results.lua's length of a body it left out for the client to read on its own
-_LARGE = 0xFFFFFFFF
+_DONE = ord("d")
 #: Largest number of jobs in one chunk (one message).
 MAX_CHUNK = 256
 #: Commands per pipeline when reading many jobs.
@@ -51,6 +48,13 @@ INLINE_PAYLOAD = 1 << 16
 #: Seconds a read (status, result, info) rides out a broker restart before it raises; a wait
 #: rides it out until its own timeout.
 RIDE_OUT = 30.0
+
+
+def _as_args(jids: Sequence[int]) -> Sequence[int | str]:
+    """``jids`` as a read script's arguments: a run of them as one 'first-last'."""
+    if isinstance(jids, range) and jids.step == 1 and len(jids) > 1:
+        return (f"{jids.start}-{jids.stop - 1}",)
+    return jids
 
 
 def chunk_sizes(n: int) -> list[int]:
@@ -259,7 +263,7 @@ class ClusterEngine:
         """Run a read script over ``jids`` in batches of READ_BATCH, riding out a broker
         restart for ``patience`` seconds (None: for ever)."""
         for start in range(0, len(jids), READ_BATCH):
-            batch = jids[start : start + READ_BATCH]
+            batch = _as_args(jids[start : start + READ_BATCH])
             yield self._patiently(
                 lambda: scripts.run(self.redis, script, self.owner, *batch), patience
             )
@@ -323,38 +327,35 @@ class ClusterEngine:
         return 0 < len(jids) <= 16 and all(any(j in r for r in recent) for j in jids)
 
     def results(self, jids: Sequence[int]) -> list[Finished]:
-        statuses: list[JobStatus] = []
-        bodies: list[bytes | None] = []
-        large: list[int] = []  # where bodies are left out, to be read on their own
-        for blob in self._each_batch("results", jids):
-            view, offset = memoryview(blob), 0
-            while offset < len(view):
-                letter = view[offset]
-                (size,) = _LENGTH.unpack_from(view, offset + 1)
-                if letter == _MISSING:
-                    raise NoSuchJobError(jids[len(statuses)])
-                statuses.append(_STATUS_OF[letter])
-                if size == _LARGE:
-                    large.append(len(bodies))
-                    bodies.append(None)
-                    offset += 5
-                else:
-                    bodies.append(bytes(view[offset + 5 : offset + 5 + size]))
-                    offset += 5 + size
-        if large:
-            self._read_large(jids, statuses, bodies, large)
+        letters, bodies = self._read_results(jids)
         return [
             Finished(status, body, None)
             if status == JobStatus.DONE
             else Finished(status, None, body.decode("utf-8", "replace") or None)
-            for status, body in zip(statuses, bodies)  # type: ignore[union-attr]
+            for status, body in zip(map(_STATUS_OF.__getitem__, letters), bodies)
         ]
+
+    def _read_results(self, jids: Sequence[int]) -> tuple[bytes, list[bytes]]:
+        """(a status letter per job, its result or error text) of ``jids``; NoSuchJobError
+        for an unknown one or another key's."""
+        letters = b""
+        bodies: list[bytes] = []
+        for reply in self._each_batch("results", jids):
+            letters += reply[0]
+            bodies += reply[1:]
+        missing = letters.find(b"-")
+        if missing >= 0:
+            raise NoSuchJobError(jids[missing])
+        large = [i for i, body in enumerate(bodies) if body is None]
+        if large:
+            self._read_large(jids, letters, bodies, large)
+        return letters, bodies
 
     def _read_large(
         self,
         jids: Sequence[int],
-        statuses: list[JobStatus],
-        bodies: list[bytes | None],
+        letters: bytes,
+        bodies: list[bytes],
         large: list[int],
     ) -> None:
         """Fill in the large results and errors results.lua left out (at ``large``), one HGET
@@ -363,7 +364,7 @@ class ClusterEngine:
         def read() -> list[bytes | None]:
             pipe = self.redis.pipeline(transaction=False)
             for i in large:
-                field = "result" if statuses[i] == JobStatus.DONE else "exception"
+                field = "result" if letters[i] == _DONE else "exception"
                 pipe.hget(keys.job(jids[i]), field)
             return pipe.execute()
 
@@ -377,10 +378,10 @@ class ClusterEngine:
             carried = self.notices.take_result(jids[0])
             if carried is not None:
                 return [carried]
-        finished = self.results(jids)
-        if any(f.status != JobStatus.DONE for f in finished):
+        letters, bodies = self._read_results(jids)
+        if letters.count(_DONE) != len(letters):
             return None
-        return [f.result for f in finished]  # type: ignore[misc]
+        return bodies
 
     def info(self, jids: Sequence[int], fields: Sequence[str]) -> dict[int, dict[str, Any]]:
         opened = self._open_pickles

@@ -106,6 +106,7 @@ class _Child:
             return True
         exiting = False
         slot[LAST_STARTED] = 0
+        follows = False  # whether a job of this chunk ran just before
         for jid, args_blob in items:
             # say it starts before looking for kills: a kill sent from now on sees it running
             # (and interrupts it), one sent before is read here (and skips it)
@@ -115,13 +116,15 @@ class _Child:
             if jid in self.skip:  # killed: said so, for a kill that crossed its start
                 slot[CURRENT] = 0
                 report.add(
-                    Outcome(jid, JobStatus.KILLED.value, None, KILLED_BY_USER, time.time(), 0.0),
+                    Outcome(jid, _KILLED, None, KILLED_BY_USER, time.time(), 0.0),
                     None,
                 )
+                follows = False
                 continue
-            outcome, used = self.run_one(jid, func, args_blob, options)
+            outcome, used = self.run_one(jid, func, args_blob, options, follows)
+            follows = True
             report.add(outcome, used)
-            exiting = options.kill_process or outcome.status == JobStatus.KILLED.value
+            exiting = options.kill_process or outcome.status == _KILLED
             if exiting:
                 break
             if report.due():
@@ -131,21 +134,22 @@ class _Child:
         return not exiting
 
     def run_one(
-        self, jid: int, func: Any, args_blob: bytes, options: WireOptions
+        self, jid: int, func: Any, args_blob: bytes, options: WireOptions, follows: bool
     ) -> tuple[Outcome, Usage | None]:
-        """How the job ended, and what it used (None when a kill cut the measure short)."""
+        """How the job ended, and what it used (None when a kill cut the measure short);
+        ``follows``: a job of its chunk ran just before (see Meter.start)."""
         slot, streams = self.slot, self.streams
         slot[STARTED] = time.time()
         for stream in streams:
             stream.begin(jid)
         meter = self.meter
-        meter.start()
+        meter.start(follows)
         try:
             outcome = run_job(jid, func, args_blob, options)
-            return outcome, meter.stop()
+            return outcome, meter.stop(outcome.runtime)
         except JobKilled:  # the kill landed just after the function returned
             since, text = slot[STARTED], KILLED_BY_USER
-            killed = Outcome(jid, JobStatus.KILLED.value, None, text, since, time.time() - since)
+            killed = Outcome(jid, _KILLED, None, text, since, time.time() - since)
             return killed, None
         finally:
             slot[CURRENT] = 0
@@ -205,7 +209,7 @@ class _Report:
         self.last_sent = time.monotonic()
 
 
-_DONE = JobStatus.DONE.value
+_DONE, _KILLED = JobStatus.DONE.value, JobStatus.KILLED.value
 
 
 def child_main(conn: Connection, slot: Any, outdir: str | None, connection_type: str) -> None:

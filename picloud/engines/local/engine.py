@@ -327,6 +327,8 @@ class LocalEngine:
     def _record_done(self, worker: WorkerProcess, done: tuple) -> None:
         """Record jobs that returned a value, sent as columns (jids, results, starts, times,
         and what each used: peak memory, user and system seconds)."""
+        if self._record_run(worker, done):
+            return
         table, pop, pid = self._table, worker.assigned.pop, worker.pid
         for jid, result, started, runtime, rss, user, system in zip(*done):
             batch, index = pop(jid)
@@ -338,6 +340,27 @@ class LocalEngine:
             batch.workers[index] = pid
             batch.results[index] = result
             table.finish(batch, index, DONE)
+
+    def _record_run(self, worker: WorkerProcess, done: tuple) -> bool:
+        """``_record_done`` a slice at a time when ``done`` is one run of jids of one batch,
+        none settled (the usual report: a chunk's jobs in order); False if it is not."""
+        jids, results, started, runtimes, rss, user, system = done
+        assigned = worker.assigned
+        if not jids or jids[-1] - jids[0] != len(jids) - 1:
+            return False
+        (batch, begin), (last_batch, _) = assigned[jids[0]], assigned[jids[-1]]
+        end = begin + len(jids)
+        if last_batch is not batch or max(batch.status[begin:end]) >= DONE:
+            return False
+        for jid in jids:
+            del assigned[jid]
+        batch.started[begin:end] = started
+        batch.runtime[begin:end] = runtimes
+        batch.usage[begin:end] = zip(rss, user, system)
+        batch.results[begin:end] = results
+        batch.workers.update(dict.fromkeys(range(begin, end), worker.pid))
+        self._table.finish_done(batch, begin, end)
+        return True
 
     def _record(self, worker: WorkerProcess, outcomes: list) -> None:
         table, assigned = self._table, worker.assigned

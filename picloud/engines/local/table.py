@@ -23,6 +23,7 @@ SETTLED_CODES = FINISHED_CODES | {DELETED}
 FAILED_CODES = frozenset(STATUSES.index(s) for s in FAILED)
 #: Most jobs sent to a worker in one message.
 MAX_CHUNK = 1000
+_ALL_DONE = bytes([DONE]) * MAX_CHUNK
 
 
 class Batch:
@@ -202,14 +203,26 @@ class JobTable:
         if exception is not None:
             batch.exceptions[index] = exception
         batch.unfinished -= 1
-        jid = batch.start + index
-        if self.watchers:
-            watchers = self.watchers.pop(jid, None)
-            if watchers:
-                self.fired.append((watchers, jid, STATUSES[code]))
-        if self.dependents:
-            for dependent in self.dependents.pop(jid, ()):
-                self._parent_finished(dependent, jid, code)
+        if self.watchers or self.dependents:
+            self._ended(batch.start + index, code)
+
+    def finish_done(self, batch: Batch, begin: int, end: int) -> None:
+        """``finish`` for jobs ``begin .. end-1`` of ``batch``, all done, none settled."""
+        n = end - begin
+        batch.status[begin:end] = _ALL_DONE[:n] if n <= len(_ALL_DONE) else bytes([DONE]) * n
+        batch.finished[begin:end] = [time.time()] * n
+        batch.unfinished -= n
+        if self.watchers or self.dependents:
+            for jid in range(batch.start + begin, batch.start + end):
+                self._ended(jid, DONE)
+
+    def _ended(self, jid: int, code: int) -> None:
+        """Fire a finished job's watchers; release or stall what waited on it."""
+        watchers = self.watchers.pop(jid, None)
+        if watchers:
+            self.fired.append((watchers, jid, STATUSES[code]))
+        for dependent in self.dependents.pop(jid, ()):
+            self._parent_finished(dependent, jid, code)
 
     def _parent_finished(self, batch: Batch, parent: int, code: int) -> None:
         if not batch.waiting_on:

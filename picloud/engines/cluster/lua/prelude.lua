@@ -11,6 +11,20 @@ local function visible(owner, who)
   return who == '*' or owner == who
 end
 
+-- ARGV[first..] as jids: each a jid or a run 'first-last' of them (a map's jids travel as one)
+local function argv_jids(first)
+  local jids = {}
+  for i = first, #ARGV do
+    local lo, hi = string.match(ARGV[i], '^(%d+)-(%d+)$')
+    if lo then
+      for j = tonumber(lo), tonumber(hi) do jids[#jids + 1] = j end
+    else
+      jids[#jids + 1] = ARGV[i]
+    end
+  end
+  return jids
+end
+
 -- for scripts acting on finished jobs (ARGV[first..] are jids): {'missing', jid} for an unknown
 -- one or another key's, {'unfinished', jid...} if some have not finished, else nil
 local function refuse_unfinished(who, first)

@@ -1,20 +1,22 @@
--- ARGV: api key ('*' = any), jids... Returns one string: per job a status letter ('-' when
--- unknown or another key's), a 4-byte big-endian length and that many bytes: the pickled result
--- (done), the error text (failed) or nothing. A body of BIG bytes or more is left out (length
--- 0xFFFFFFFF): the client reads it with HGET, which copies it once, not four times here.
+-- ARGV: api key ('*' = any), jids (see argv_jids). Returns a list: a string of status letters,
+-- one per job ('-' when unknown or another key's), then each job's body: the pickled result
+-- (done), the error text (failed), '' otherwise, or nil when it is BIG bytes or more (the
+-- client reads it with HGET, which copies it once, not twice here).
 local BIG = 65536
 local who = ARGV[1]
-local out = {}
-for i = 2, #ARGV do
-  local st, result, exception, owner = unpack(redis.call('HMGET', P .. 'job:' .. ARGV[i],
+local letters, out = {}, {''}
+for i, jid in ipairs(argv_jids(2)) do
+  local st, result, exception, owner = unpack(redis.call('HMGET', P .. 'job:' .. jid,
     'status', 'result', 'exception', 'owner'))
-  if st and not visible(owner, who) then st = nil end
   local body = ''
-  if st == 'done' then body = result or '' elseif st then body = exception or '' end
-  if #body >= BIG then
-    out[i - 1] = LETTER[st] .. struct.pack('>I4', 4294967295)
+  if st and visible(owner, who) then
+    letters[i] = LETTER[st]
+    if st == 'done' then body = result or '' else body = exception or '' end
+    if #body >= BIG then body = false end
   else
-    out[i - 1] = (st and LETTER[st] or '-') .. struct.pack('>I4', #body) .. body
+    letters[i] = '-'
   end
+  out[i + 1] = body
 end
-return table.concat(out)
+out[1] = table.concat(letters)
+return out
