@@ -6,6 +6,7 @@ import re
 
 from tests.faults import jobs
 from tests.faults.harness import ChildKiller, repeating, settle
+from workers.chunk import MAX_ATTEMPTS
 
 DEPTH = 5
 
@@ -32,7 +33,8 @@ def test_r11_chains_keep_their_order_under_kills(make_cluster, figures, full):
     everything = healthy + doomed
     with repeating(killer, 0.5, kills):
         found = settle(cloud, everything, timeout=60 + len(everything) / 5)
-    figures.count(cluster.ledger.executions(everything), found)
+    runs = cluster.ledger.executions(everything)
+    figures.count(runs, found)
     first_end: dict[int, float] = {}
     for record in cluster.ledger.ends():
         first_end[record.jid] = min(record.time, first_end.get(record.jid, record.time))
@@ -51,8 +53,20 @@ def test_r11_chains_keep_their_order_under_kills(make_cluster, figures, full):
     assert figures.lost == 0 and figures.processing == 0
     assert not early, f"started before their parent ended: {sorted(early)}"
     undone = [jid for jid in healthy if found[jid] != "done"]
-    texts = cloud.result(undone[:3], timeout=10, ignore_errors=True) if undone else []
-    assert not undone, [(found[jid], text) for jid, text in zip(undone, texts)]
+    failed = cloud.result(undone, timeout=10, ignore_errors=True) if undone else []
+    texts = dict(zip(undone, failed))
+    # A job whose process was killed under it MAX_ATTEMPTS times fails, by design (the ledger
+    # must show each of those runs), and its chain stalls, each job naming its parent.
+    worn_out: set[int] = set()
+    for jid in undone:  # parents before their children
+        text = str(texts[jid])
+        if "its worker died each time" in text and runs[jid] >= MAX_ATTEMPTS:
+            worn_out.add(jid)
+        elif parent_of.get(jid) in worn_out and re.search(rf"\bjob {parent_of[jid]}\b", text):
+            worn_out.add(jid)
+    figures.notes.update(worn_out=len(worn_out))
+    unexplained = [jid for jid in undone if jid not in worn_out]
+    assert not unexplained, [(found[j], runs[j], texts[j]) for j in unexplained[:3]]
     assert found[doomed[0]] == "error"
     assert all(found[jid] == "stalled" for jid in doomed[1:])
     assert not unnamed, unnamed
