@@ -103,8 +103,9 @@ ZERO_COPY_BYTES = 64 << 10
 
 
 def zero_copy(value: Any) -> Any:
-    """``value``, as a memoryview when it is bytes of ZERO_COPY_BYTES or more."""
-    if isinstance(value, bytes) and len(value) >= ZERO_COPY_BYTES:
+    """``value``, as a memoryview when it is bytes (or a bytearray: a large frame read from a
+    sandbox) of ZERO_COPY_BYTES or more."""
+    if isinstance(value, (bytes, bytearray)) and len(value) >= ZERO_COPY_BYTES:
         return memoryview(value)
     return value
 

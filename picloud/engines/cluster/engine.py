@@ -338,6 +338,8 @@ class ClusterEngine:
     def _read_results(self, jids: Sequence[int]) -> tuple[bytes, list[bytes]]:
         """(a status letter per job, its result or error text) of ``jids``; NoSuchJobError
         for an unknown one or another key's."""
+        if len(jids) == 1:
+            return self._read_result(jids[0])
         letters = b""
         bodies: list[bytes] = []
         for reply in self._each_batch("results", jids):
@@ -350,6 +352,18 @@ class ClusterEngine:
         if large:
             self._read_large(jids, letters, bodies, large)
         return letters, bodies
+
+    def _read_result(self, jid: int) -> tuple[bytes, list[bytes]]:
+        """``_read_results`` of one job: its hash's fields read at once, a large result copied
+        once (results.lua would copy it into Lua to learn its size)."""
+        status, owner, result, exception = self._patiently(
+            lambda: self.redis.hmget(keys.job(jid), "status", "owner", "result", "exception"),
+            RIDE_OUT,
+        )
+        if status is None or not (self.owner == keys.ANY_OWNER or owner == self.owner.encode()):
+            raise NoSuchJobError(jid)
+        letter = status[:1]
+        return letter, [(result if letter == b"d" else exception) or b""]
 
     def _read_large(
         self,
