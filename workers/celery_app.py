@@ -15,6 +15,11 @@ VISIBILITY_TIMEOUT = 3600
 #: Seconds kombu's wait for a Celery message lasts (its default is 1 s): one command per wait
 #: while idle. Cron firings, the only tasks, are sent a minute apart at most.
 POLLING_INTERVAL = 10
+#: Seconds a read on kombu's Redis connections may wait. A warm shutdown closes the channel
+#: by reading the reply of the wait in progress: without a bound it lasted up to
+#: POLLING_INTERVAL (9 s to stop an idle worker); the event loop itself only reads replies
+#: that have arrived.
+SOCKET_TIMEOUT = 1
 
 app = Celery("workers", include=["workers.cron_task", "workers.signals", "workers.control"])
 app.conf.update(
@@ -24,6 +29,7 @@ app.conf.update(
         "queue_order_strategy": "priority",
         "visibility_timeout": VISIBILITY_TIMEOUT,
         "polling_interval": POLLING_INTERVAL,
+        "socket_timeout": SOCKET_TIMEOUT,
     },
     worker_pool="workers.pool:SupervisorPool",
     worker_autoscaler="workers.autoscale:Autoscaler",

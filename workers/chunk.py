@@ -177,11 +177,16 @@ class ChunkRun:
         one_by_one = report_each or self.options.kill_process
         # the chunk's last job goes out with the final report, in one call
         reporter = _Reporter(self, report_each, None if one_by_one else jids[-1])
+        # jobs charged for a lost sandbox run again each in a batch of its own: a sandbox
+        # reports a batch's ended jobs every so often, so one that ended unreported before a
+        # job that kills its sandbox would be charged again with it each time
+        rerun: set[int] = set()
         while waiting and not context.slot.draining():
             waiting = [(j, b) for j, b in waiting if j not in context.watchdog.killed]
             if not waiting:
                 break
-            batch = self._batch(waiting[:1] if one_by_one else waiting, func_blob)
+            alone = one_by_one or waiting[0][0] in rerun
+            batch = self._batch(waiting[:1] if alone else waiting, func_blob)
             try:
                 sandbox = keeper.for_key(self.key)
             except SandboxError as exc:
@@ -193,7 +198,8 @@ class ChunkRun:
             if ended.retire or ended.lost is not None or self.options.kill_process:
                 keeper.retire(sandbox)
             if ended.lost is not None and ended.lost.jid is not None:
-                waiting = self._after_loss(ended.lost, sandbox, waiting, reporter)
+                waiting, again = self._after_loss(ended.lost, sandbox, waiting, reporter)
+                rerun |= again
         reporter.flush()
         if context.slot.draining():
             self._leave([jid for jid, _ in waiting] + sorted(reporter.unstarted))
@@ -246,10 +252,11 @@ class ChunkRun:
         sandbox: Sandbox,
         waiting: list[tuple[int, bytes]],
         reporter: _Reporter,
-    ) -> list[tuple[int, bytes]]:
+    ) -> tuple[list[tuple[int, bytes]], set[int]]:
         """The sandbox died after job ``lost.jid`` started, the jobs before it in ``waiting``
         having ended unreported: each is charged a run (and stays waiting to run again when it
-        may), or ends killed or over its memory limit; returns what still waits."""
+        may), or ends killed or over its memory limit; returns what still waits, and which of
+        it was charged."""
         jids = [jid for jid, _ in waiting]
         ran = jids[: jids.index(lost.jid) + 1] if lost.jid in jids else []
         again: set[int] = set()
@@ -265,7 +272,7 @@ class ChunkRun:
             elif self._charge_loss(jid, lost.why, running):
                 again.add(jid)
         gone = set(ran) - again
-        return [(j, b) for j, b in waiting if j not in gone]
+        return [(j, b) for j, b in waiting if j not in gone], again
 
     def _charge_loss(self, jid: int, why: str, running: bool) -> bool:
         """Charge job ``jid`` a run for its lost sandbox; True if it is to run again (else it

@@ -9,13 +9,15 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import redis
 
-from tests.services import REPO, redis_server, wait_until
+from tests.services import REPO, Worker, redis_server, wait_until
 from workers.__main__ import main
+from workers.celery_app import POLLING_INTERVAL
 
 BASE = "--max-memory-per-child 819200 --without-gossip --without-mingle -l INFO"
 
@@ -90,3 +92,17 @@ def test_a_worker_started_with_autoscale_scales_between_min_and_max(tmp_path: Pa
             client.close()
             os.killpg(worker.pid, signal.SIGTERM)
             worker.wait(timeout=20)
+
+
+def test_an_idle_worker_stops_at_once_on_sigterm(tmp_path: Path):
+    """A warm shutdown of an idle worker does not wait out kombu's idle wait for a Celery
+    message (POLLING_INTERVAL): closing its channel reads that wait's reply, bounded by the
+    transport's socket_timeout."""
+    with redis_server() as url:
+        worker = Worker(url, "c1", 1, tmp_path)
+        worker.wait_ready()
+        time.sleep(1)  # the consumer is in its wait
+        began = time.monotonic()
+        worker.stop()
+        took = time.monotonic() - began
+    assert took < POLLING_INTERVAL / 2, f"an idle worker took {took:.1f} s to stop"
