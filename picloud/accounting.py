@@ -59,9 +59,10 @@ class Meter:
                 self._refs = _UNAVAILABLE
 
     def start(self, follows: bool = False) -> None:
-        """Begin a job's measure. ``follows``: it starts right after the job last stopped,
-        whose end reading serves as its start (a syscall less a job; what ran between the
-        two, microseconds, is charged to it: CPU times count in clock ticks anyway)."""
+        """Begin a job's measure. ``follows``: it is not the first of its batch, so it starts
+        right after the job last stopped, whose end reading serves as its start (a syscall
+        less a job; what ran between the two, microseconds, is charged to it: CPU times count
+        in clock ticks anyway)."""
         if self._raised:  # the last job set a new peak: measure this one from its own start
             self._reset_peak()
             self._floor = self._peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

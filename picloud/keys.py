@@ -25,6 +25,12 @@ WORKER_HEARTBEATS = PREFIX + "workers"
 ANY_OWNER = "*"
 
 
+def visible(owner: bytes | None, who: str) -> bool:
+    """Whether a job whose hash names ``owner`` is api key ``who``'s to see (as lua/prelude's
+    ``visible``): its own, or any for ANY_OWNER."""
+    return who == ANY_OWNER or (owner is not None and owner.decode() == who)
+
+
 def api_key(key: str) -> str:
     """Hash mirroring one API key for workers: ``record`` (signed by the fleet authority:
     public key and active flag) and ``sig``."""

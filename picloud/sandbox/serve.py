@@ -176,21 +176,18 @@ class Server:
             func, broken = None, broken if hint is None else f"{hint}\n\n{broken}"
         report = _Report(self.channel)
         checked = time.monotonic()
-        follows = False  # whether a job of this batch ran just before
-        for jid, blob in zip(jids, blobs):
+        for position, (jid, blob) in enumerate(zip(jids, blobs)):
             if time.monotonic() - checked > CONTROL_INTERVAL:
                 self._read_control()
                 checked = time.monotonic()
             if jid in self.skipped or self.slot.draining():
                 report.add_skipped(jid)
-                follows = False
                 continue
             self.slot.started(jid)
             if func is None:
                 outcome = Outcome(jid, JobStatus.ERROR.value, None, broken, time.time(), 0.0)
             else:
-                outcome = self._run_one(jid, func, blob, options, follows)
-                follows = True
+                outcome = self._run_one(jid, func, blob, options, position > 0)
             self.slot.finished(jid)
             report.add(outcome)
             if outcome.memory_exceeded:

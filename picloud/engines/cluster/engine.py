@@ -360,7 +360,7 @@ class ClusterEngine:
             lambda: self.redis.hmget(keys.job(jid), "status", "owner", "result", "exception"),
             RIDE_OUT,
         )
-        if status is None or not (self.owner == keys.ANY_OWNER or owner == self.owner.encode()):
+        if status is None or not keys.visible(owner, self.owner):
             raise NoSuchJobError(jid)
         letter = status[:1]
         return letter, [(result if letter == b"d" else exception) or b""]

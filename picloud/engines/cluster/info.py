@@ -43,7 +43,7 @@ def read_info(
         pipe.hgetall(keys.job(jid))
     jobs = [{k.decode(): v for k, v in h.items()} for h in pipe.execute()]
     for jid, job in zip(jids, jobs):
-        if not job or (who != keys.ANY_OWNER and job.get("owner", b"").decode() != who):
+        if not job or not keys.visible(job.get("owner"), who):
             raise NoSuchJobError(jid)
     batches = sorted({job["batch"] for job in jobs})
     pipe = client.pipeline(transaction=False)

@@ -106,8 +106,7 @@ class _Child:
             return True
         exiting = False
         slot[LAST_STARTED] = 0
-        follows = False  # whether a job of this chunk ran just before
-        for jid, args_blob in items:
+        for position, (jid, args_blob) in enumerate(items):
             # say it starts before looking for kills: a kill sent from now on sees it running
             # (and interrupts it), one sent before is read here (and skips it)
             slot[CURRENT] = slot[LAST_STARTED] = jid
@@ -119,10 +118,8 @@ class _Child:
                     Outcome(jid, _KILLED, None, KILLED_BY_USER, time.time(), 0.0),
                     None,
                 )
-                follows = False
                 continue
-            outcome, used = self.run_one(jid, func, args_blob, options, follows)
-            follows = True
+            outcome, used = self.run_one(jid, func, args_blob, options, position > 0)
             report.add(outcome, used)
             exiting = options.kill_process or outcome.status == _KILLED
             if exiting:
@@ -137,7 +134,7 @@ class _Child:
         self, jid: int, func: Any, args_blob: bytes, options: WireOptions, follows: bool
     ) -> tuple[Outcome, Usage | None]:
         """How the job ended, and what it used (None when a kill cut the measure short);
-        ``follows``: a job of its chunk ran just before (see Meter.start)."""
+        ``follows``: it is not its chunk's first (see Meter.start)."""
         slot, streams = self.slot, self.streams
         slot[STARTED] = time.time()
         for stream in streams:

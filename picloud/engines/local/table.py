@@ -23,7 +23,6 @@ SETTLED_CODES = FINISHED_CODES | {DELETED}
 FAILED_CODES = frozenset(STATUSES.index(s) for s in FAILED)
 #: Most jobs sent to a worker in one message.
 MAX_CHUNK = 1000
-_ALL_DONE = bytes([DONE]) * MAX_CHUNK
 
 
 class Batch:
@@ -209,7 +208,7 @@ class JobTable:
     def finish_done(self, batch: Batch, begin: int, end: int) -> None:
         """``finish`` for jobs ``begin .. end-1`` of ``batch``, all done, none settled."""
         n = end - begin
-        batch.status[begin:end] = _ALL_DONE[:n] if n <= len(_ALL_DONE) else bytes([DONE]) * n
+        batch.status[begin:end] = bytes([DONE]) * n
         batch.finished[begin:end] = [time.time()] * n
         batch.unfinished -= n
         if self.watchers or self.dependents:
