@@ -39,8 +39,20 @@ def api_key(key: str) -> str:
 
 def job(jid: int) -> str:
     """Hash of one job's state: status, batch, chunk, times, worker, attempts, exception,
-    and the pickled result once done."""
+    and the pickled result once done (a large one is kept apart: ``result``)."""
     return f"{PREFIX}job:{jid}"
+
+
+def result(jid: int) -> str:
+    """A done job's pickled result when it is large (its hash then has no ``result`` field):
+    moved here whole by lua/finish.lua, never copied through Lua."""
+    return f"{PREFIX}result:{jid}"
+
+
+def staged_result(jid: int, owner: str) -> str:
+    """A large result on its way in: written by the process ``owner`` that ran job ``jid``,
+    with its report, and renamed to ``result`` if that run is still the job's."""
+    return f"{PREFIX}staged:{jid}:{owner}"
 
 
 def output(jid: int, stream: str) -> str:

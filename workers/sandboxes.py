@@ -112,7 +112,9 @@ class Ended(NamedTuple):
     retire: bool
 
 
-Done = Callable[[int, Outcome | None], None]
+#: Takes one report's ended jobs, in order: (jid, outcome), or (jid, None) for a job killed
+#: before it started.
+Done = Callable[[list[tuple[int, Outcome | None]]], None]
 
 
 class Sandbox:
@@ -207,9 +209,8 @@ class Sandbox:
         return last if state == RUNNING else 0
 
     def run(self, batch: Batch, done: Done, output: Output, calls: Calls) -> Ended:
-        """Run ``batch``'s jobs in order; ``done(jid, outcome)`` as they end (outcome None for
-        a job killed before it started). Ended.lost when the sandbox died meanwhile (it is
-        then gone and must be retired)."""
+        """Run ``batch``'s jobs in order; ``done`` takes each report of the jobs that ended.
+        Ended.lost when the sandbox died meanwhile (it is then gone and must be retired)."""
         assert self.process is not None and self.process.stdout and self.process.stderr
         assert self.channel is not None
         self._kill_reason = None
@@ -444,12 +445,12 @@ class _Progress:
             ended = reports.decode(parts)
         except BadFrame:
             return False
-        for jid, outcome in ended:
-            if not self.pending or jid != self.pending[0]:
-                return False
-            self.pending.pop(0)
-            self.since = time.time()
-            done(jid, outcome)
+        jids = [jid for jid, _ in ended]
+        if jids != self.pending[: len(jids)]:
+            return False
+        del self.pending[: len(jids)]
+        self.since = time.time()
+        done(ended)
         return True
 
 

@@ -260,6 +260,57 @@ def test_a_maps_results_read_as_one_run_come_back_each_in_its_place(client):
     assert client.result(jids[1:3]) == ["y" * 100_000, "yy"]
 
 
+def test_a_large_result_is_kept_apart_and_follows_its_job(client, cluster):
+    """A result of 64 KB or more is moved into place under a key of its own, not copied
+    through Lua: its job's hash holds none, every read finds it, a re-run and a delete take
+    it along, and a large result stored in the hash (by workers before this) is still read."""
+    broker = redis.Redis.from_url(cluster.url)
+    big, small = client.map(jf.text_or_raise, [1, 2])
+    assert client.result(big, timeout=30) == "y" * 100_000
+    assert broker.hget(keys.job(big), "result") is None
+    assert len(broker.get(keys.result(big))) > 100_000
+    assert broker.exists(keys.result(small)) == 0
+    assert not list(broker.scan_iter(keys.PREFIX + "staged:*"))
+    assert client.result([big, small]) == ["y" * 100_000, "yy"]
+    assert client.info(big, "status")[big]["status"] == "done"
+
+    inline = client.call(jf.text_or_raise, 1)
+    client.result(inline, timeout=30)
+    broker.hset(keys.job(inline), "result", broker.get(keys.result(inline)))
+    broker.delete(keys.result(inline))
+    assert client.result(inline) == "y" * 100_000
+    assert client.result([inline, small]) == ["y" * 100_000, "yy"]
+
+    engine = client._engine
+    assert engine is not None
+    engine.rerun([big])
+    assert client.result(big, timeout=30) == "y" * 100_000
+    client.delete([big])
+    assert broker.exists(keys.job(big), keys.result(big)) == 0
+
+
+def test_a_staged_result_of_a_run_no_longer_the_jobs_is_dropped(client, cluster):
+    """finish.lua stores a staged result only for the run that holds its job; a late report
+    (its job handed on, or ended) drops it, and a staged result the broker lost fails the job
+    instead of leaving it done without one."""
+    broker = redis.Redis.from_url(cluster.url)
+    jid = client.call(jf.square, 3)
+    assert client.result(jid, timeout=30) == 9
+    owner = broker.hget(keys.job(jid), "worker").decode()
+    staged = keys.staged_result(jid, owner)
+    broker.set(staged, b"x" * 100_000)
+    scripts.run(broker, "finish", time.time(), owner, "", f"{jid} done 1.0 0.5 2", b"")
+    assert broker.exists(staged, keys.result(jid)) == 0
+    assert client.result(jid) == 9
+
+    held = client.call(jf.square, 4)
+    client.result(held, timeout=30)
+    broker.hset(keys.job(held), mapping={"status": "processing", "worker": "w1"})
+    scripts.run(broker, "finish", time.time(), "w1", "", f"{held} done 1.0 0.5 2", b"")
+    assert client.status(held) == "error"
+    assert "lost by the broker" in str(client.info(held, "exception")[held]["exception"])
+
+
 def test_dependency_across_separate_calls_released_when_parent_finishes(client, gates):
     gate = gates("parent")
     parent = client.call(jf.wait_for_file, gate.path, 5)

@@ -354,8 +354,8 @@ class ClusterEngine:
         return letters, bodies
 
     def _read_result(self, jid: int) -> tuple[bytes, list[bytes]]:
-        """``_read_results`` of one job: its hash's fields read at once, a large result copied
-        once (results.lua would copy it into Lua to learn its size)."""
+        """``_read_results`` of one job: its hash's fields read at once (results.lua would
+        copy a large result into Lua to learn its size), then a result kept apart."""
         status, owner, result, exception = self._patiently(
             lambda: self.redis.hmget(keys.job(jid), "status", "owner", "result", "exception"),
             RIDE_OUT,
@@ -363,7 +363,13 @@ class ClusterEngine:
         if status is None or not keys.visible(owner, self.owner):
             raise NoSuchJobError(jid)
         letter = status[:1]
-        return letter, [(result if letter == b"d" else exception) or b""]
+        if letter != b"d":
+            return letter, [exception or b""]
+        if result is None:
+            result = self._patiently(lambda: self.redis.get(keys.result(jid)), RIDE_OUT)
+            if result is None:  # deleted since
+                raise NoSuchJobError(jid)
+        return letter, [result]
 
     def _read_large(
         self,
@@ -372,17 +378,25 @@ class ClusterEngine:
         bodies: list[bytes],
         large: list[int],
     ) -> None:
-        """Fill in the large results and errors results.lua left out (at ``large``), one HGET
-        each."""
+        """Fill in the large results and errors results.lua left out (at ``large``): a result
+        kept apart, or one stored in its hash before results were (both are asked for: the
+        other is none), or an error text."""
 
         def read() -> list[bytes | None]:
             pipe = self.redis.pipeline(transaction=False)
             for i in large:
-                field = "result" if letters[i] == _DONE else "exception"
-                pipe.hget(keys.job(jids[i]), field)
+                done = letters[i] == _DONE
+                if done:
+                    pipe.get(keys.result(jids[i]))
+                pipe.hget(keys.job(jids[i]), "result" if done else "exception")
             return pipe.execute()
 
-        for i, body in zip(large, self._patiently(read, RIDE_OUT)):
+        replies = iter(self._patiently(read, RIDE_OUT))
+        for i in large:
+            body = next(replies)
+            if letters[i] == _DONE:
+                in_hash = next(replies)
+                body = in_hash if body is None else body
             if body is None:  # deleted since
                 raise NoSuchJobError(jids[i])
             bodies[i] = body

@@ -6,7 +6,7 @@ local refusal = refuse_unfinished(who, 3)
 if refusal then return refusal end
 for i = 3, #ARGV do
   local j = ARGV[i]
-  redis.call('DEL', P .. 'job:' .. j, P .. 'out:' .. j .. ':stdout',
+  redis.call('DEL', P .. 'job:' .. j, P .. 'result:' .. j, P .. 'out:' .. j .. ':stdout',
     P .. 'out:' .. j .. ':stderr', P .. 'children:' .. j)
   note(j, 'deleted', nil)
 end

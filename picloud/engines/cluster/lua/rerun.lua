@@ -12,7 +12,8 @@ for i = 3, #ARGV do
   redis.call('HDEL', k, 'result', 'exception', 'started', 'finished', 'runtime', 'worker',
     'profile')
   redis.call('HSET', k, 'status', 'queued', 'attempts', 0)
-  redis.call('DEL', P .. 'out:' .. j .. ':stdout', P .. 'out:' .. j .. ':stderr')
+  redis.call('DEL', P .. 'result:' .. j, P .. 'out:' .. j .. ':stdout',
+    P .. 'out:' .. j .. ':stderr')
   chunks[redis.call('HGET', k, 'chunk')] = true
   note(j, 'queued', nil)
 end
