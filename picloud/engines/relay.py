@@ -125,12 +125,14 @@ def serve(
     longest_wait: float = WAIT_SLICE,
     shipping: bool = False,
     reserve: Callable[[int], int] | None = None,
+    remember: str | None = None,
 ) -> Any:
     """Run one relayed request on ``engine``; what it returns, ready to pack. A wait blocks
     at most ``longest_wait`` seconds; a submission brings the user's own modules (a manifest
-    and the sources it names) only when ``shipping``, and takes its jids from ``reserve(n)``
-    (the first of n) when given. Raises what the engine raises, and CloudException for a
-    request no RelayEngine makes."""
+    and the sources it names) only when ``shipping``, takes its jids from ``reserve(n)``
+    (the first of n) when given, and has them stored under ``remember`` when given
+    (Submission.remember). Raises what the engine raises, and CloudException for a request no
+    RelayEngine makes."""
     handler = _HANDLERS.get(method)
     if handler is None:
         raise exceptions.CloudException(f"there is no call {method!r}")
@@ -138,7 +140,7 @@ def serve(
         if method == "wait":
             args = {**args, "timeout": min(longest_wait, float(args["timeout"]))}
         if method == "submit":
-            return _submit(engine, args, shipping, reserve)
+            return _submit(engine, args, shipping, reserve, remember)
         return handler(engine, args)
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, exceptions.CloudException):
@@ -151,6 +153,7 @@ def _submit(
     args: dict[str, Any],
     shipping: bool = False,
     reserve: Callable[[int], int] | None = None,
+    remember: str | None = None,
 ) -> range:
     rows = args["rows"]
     if not isinstance(args["func"], bytes) or not all(isinstance(r, bytes) for r in rows):
@@ -165,7 +168,7 @@ def _submit(
         raise TypeError("the sources must be an object of bytes")
     first = None if reserve is None or not rows else reserve(len(rows))
     submission = Submission(
-        args["func"], str(args["name"]), rows, options, manifest, sources, first
+        args["func"], str(args["name"]), rows, options, manifest, sources, first, remember
     )
     return engine.submit(submission)
 

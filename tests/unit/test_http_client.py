@@ -39,6 +39,24 @@ def test_defaults_use_no_proxy_and_keep_connections(settings):
         assert client.session.headers["Connection"] == "keep-alive"
 
 
+def test_the_environments_proxies_and_ca_bundle_are_read_once_as_requests_reads_them(
+    settings, monkeypatch
+):
+    settings()
+    monkeypatch.setenv("HTTP_PROXY", "http://env-proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "near.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/bundle.pem")
+    with ApiClient("http://picloud.example/", "1234", "secret") as client:
+        assert client.session.proxies["http"] == "http://env-proxy.example:3128"
+        assert client.session.verify == "/etc/bundle.pem"
+        assert client.session.trust_env is False
+    with ApiClient("http://near.example/", "1234", "secret") as client:
+        assert client.session.proxies == {}
+    settings(server_ca_file=__file__)
+    with ApiClient("https://picloud.example/", "1234", "secret") as client:
+        assert client.session.verify == __file__
+
+
 def test_a_missing_server_url_is_named():
     with pytest.raises(CloudException, match="no server_url configured"):
         ApiClient("", "1234", "secret")

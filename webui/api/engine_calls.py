@@ -4,8 +4,9 @@ arguments; the answer is a frame holding its value or its error. Each call runs 
 server's ClusterEngine of the request's key (webui.api.engines), which signs with the secret
 the request presented and reads only that key's jobs; nothing pickled is opened here.
 
-A submission names a token: the jids it got are remembered for TOKEN_SECONDS, so a client that
-lost the answer and tries again gets the same jobs, not a second copy."""
+A submission names a token: submit.lua keeps the jids it got under it, in the same step, for
+keys.SUBMITTED_SECONDS, so a client that lost the answer and tries again gets the same jobs,
+not a second copy."""
 
 from __future__ import annotations
 
@@ -48,8 +49,6 @@ METHODS = (
 )
 #: Bytes of results a wait's answer brings at most.
 PREFETCH_BYTES = 1 << 20
-#: Seconds the jids of a submission are remembered by its token.
-TOKEN_SECONDS = 3600
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 #: Clients whose jid blocks are kept (the least recently submitting beyond are dropped).
 MAX_CLIENTS = 10_000
@@ -126,13 +125,13 @@ def _submit(request: HttpRequest, key: str, args: dict[str, Any]) -> range:
             return reserved[0]
 
         try:
-            jids = relay.serve(engine, "submit", args, shipping=True, reserve=reserve)
+            jids = relay.serve(
+                engine, "submit", args, shipping=True, reserve=reserve, remember=remembered
+            )
         except CloudException:
             if reserved:  # nothing was queued: the jids are the client's next ones still
                 _give_back(key, client, *reserved)
             raise
-        if remembered is not None:
-            engine.redis.set(remembered, f"{jids.start},{jids.stop}", ex=TOKEN_SECONDS)
     return jids
 
 

@@ -19,6 +19,8 @@ def not_found(request: HttpRequest) -> HttpResponse:
 _PART = r"[^/]+"
 
 urlpatterns = [
+    # first: the HTTP client's every call (a pattern tried and missed costs each request)
+    re_path(rf"^api/engine/(?P<method>{_PART})/?$", engine_calls.engine_call),
     re_path(r"^servers/list/?$", jobs.servers_list),
     re_path(r"^job/?$", jobs.job_info),
     re_path(r"^job/result/?$", jobs.job_result),
@@ -37,6 +39,5 @@ urlpatterns = [
     re_path(r"^api/account/key/?$", account.own_key),
     re_path(r"^api/files/?$", files.files),
     re_path(r"^api/openapi\.json$", openapi.openapi),
-    re_path(rf"^api/engine/(?P<method>{_PART})/?$", engine_calls.engine_call),
     re_path(r"^(?:api|job|r|servers)/", not_found),
 ]

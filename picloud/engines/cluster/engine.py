@@ -186,6 +186,8 @@ class ClusterEngine:
             json.dumps(_meta(submission, queue, digest)),
             queue,
             priority_step(options.priority),
+            submission.remember or "",
+            keys.SUBMITTED_SECONDS,
             len(deps),
             *deps,
             len(chunk_args) // 4,

@@ -1,11 +1,13 @@
 -- ARGV: now, start (jids the client reserved with INCRBY), n, reply, owner, deperr,
---       restartable, meta, queue, priority, ndeps, deps..., nchunks, then per chunk: count,
+--       restartable, meta, queue, priority, remember (a key that keeps "start,stop" for
+--       remember_seconds, or ''), remember_seconds, ndeps, deps..., nchunks, then per chunk: count,
 --       signed message (the chunk's spec, JSON), chunk id, its payload ('' when stored apart,
 --       under pc:chunk:<id>)
 -- Returns {'ok', start, status} or {'nodep', jid} (also for another key's job).
 local now, start, n, reply, owner = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
 local deperr, restartable, meta, queue, priority = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
-local ndeps, i = tonumber(ARGV[11]), 12
+local remember, remember_seconds = ARGV[11], ARGV[12]
+local ndeps, i = tonumber(ARGV[13]), 14
 local pending, failed = {}, nil
 for _ = 1, ndeps do
   local dep = ARGV[i]; i = i + 1
@@ -54,6 +56,9 @@ elseif #pending > 0 then
     redis.call('SADD', P .. 'children:' .. dep, start)
     redis.call('HSET', P .. 'job:' .. dep, 'children', 1)
   end
+end
+if remember ~= '' then
+  redis.call('SET', remember, start .. ',' .. (start + n), 'EX', remember_seconds)
 end
 flush(now)
 return {'ok', start, failed and 'stalled' or status}
