@@ -364,22 +364,7 @@ class ChunkRun:
         if not outcomes and not final:
             return
         owner = self.context.owner
-        args: list[Any] = []
-        staged: list[tuple[str, bytes]] = []
-        for o in outcomes:
-            done = o.status == JobStatus.DONE.value
-            body = o.result if done else (o.exception or "")
-            flags = 1 if o.profile else 0
-            if done and body is not None and len(body) >= INLINE_RESULT:
-                staged.append((keys.staged_result(o.jid, owner), body))
-                body, flags = b"", flags | 2
-            header = f"{o.jid} {o.status} {o.started!r} {o.runtime!r} {flags}"
-            if o.usage is not None:
-                used = o.usage
-                header += f" {used.max_rss} {used.user!r} {used.system!r} {int(o.memory_exceeded)}"
-            args += [header, body]
-            if o.profile:
-                args.append(o.profile)
+        args, staged = _finish_args(outcomes, owner)
         what = f"reporting {len(outcomes)} job(s) of chunk {self.chunk}"
         take = final and self.follow_up is not None and not self.context.slot.draining()
         follow_up, redis, retries = self.follow_up, self.context.redis, 0
@@ -407,6 +392,28 @@ class ChunkRun:
         return patiently(
             redis, lambda: scripts.run(redis, name, time.time(), *args), what, REPORT_PATIENCE
         )
+
+
+def _finish_args(outcomes: list[Outcome], owner: str) -> tuple[list[Any], list[tuple[str, Any]]]:
+    """finish.lua's arguments for ``outcomes`` (see there), and the (key, result) of each
+    large result to stage for it (keys.staged_result)."""
+    args: list[Any] = []
+    staged: list[tuple[str, Any]] = []
+    for o in outcomes:
+        done = o.status == JobStatus.DONE.value
+        body = o.result if done else (o.exception or "")
+        flags = 1 if o.profile else 0
+        if done and body is not None and len(body) >= INLINE_RESULT:
+            staged.append((keys.staged_result(o.jid, owner), body))
+            body, flags = b"", flags | 2
+        header = f"{o.jid} {o.status} {o.started!r} {o.runtime!r} {flags}"
+        if o.usage is not None:
+            used = o.usage
+            header += f" {used.max_rss} {used.user!r} {used.system!r} {int(o.memory_exceeded)}"
+        args += [header, body]
+        if o.profile:
+            args.append(o.profile)
+    return args, staged
 
 
 def _manifest(
