@@ -58,8 +58,8 @@ def process_gone(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as handle:
             return handle.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (FileNotFoundError, IndexError):
-        return True
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return True  # reaped between the two looks: reading its stat then fails with ESRCH
 
 
 class Gate:
