@@ -12,8 +12,9 @@ admin.site.index_title = "Jobs, labels, API keys"
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="dashboard:index", permanent=False)),
-    # the API first: the HTTP client's calls are most requests, and each pattern tried and
-    # missed costs one time (the API's catch-all for its own prefixes comes after the crons')
+    # the API (the crons' paths, then the rest: its catch-all for its prefixes must follow
+    # them) before the admin and the dashboard: the HTTP client's calls are most requests,
+    # and each pattern tried and missed costs each of them time
     path("", include("webui.crons.urls")),
     path("", include("webui.api.urls")),
     path("admin/", admin.site.urls),

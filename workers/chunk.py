@@ -194,8 +194,10 @@ class ChunkRun:
             try:
                 sandbox = keeper.for_key(self.key)
             except SandboxError as exc:
-                for jid, _ in waiting:
-                    reporter.done([(jid, _ended(jid, JobStatus.ERROR, str(exc), time.time(), 0.0))])
+                now = time.time()
+                reporter.done(
+                    [(j, _ended(j, JobStatus.ERROR, str(exc), now, 0.0)) for j, _ in waiting]
+                )
                 break
             ended = self._run_batch(sandbox, batch, reporter)
             waiting = [(j, b) for j, b in waiting if j not in reporter.seen]
