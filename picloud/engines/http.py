@@ -21,6 +21,7 @@ from typing import Any
 from picloud import dependencies, waits
 from picloud.engines.base import Submission, Watcher
 from picloud.engines.cluster.sources import MISSING_SOURCES
+from picloud.engines.http_connections import Answer, CertificateRefused, Connections, Unreachable
 from picloud.engines.relay import RelayEngine, raise_error
 from picloud.exceptions import CloudException, NoSuchJobError
 from picloud.http import ApiClient, refusal
@@ -54,6 +55,7 @@ class HttpTransport:
         self.client = ApiClient(server_url, api_key, api_secretkey)
         #: this client's id: the server reserves its jids in blocks of its own
         self.client.session.headers["X-Picloud-Client"] = uuid.uuid4().hex
+        self.connections = Connections(self.client)
         #: files of the user's modules this server has been sent (or told it holds)
         self._sent: set[str] = set()
 
@@ -97,32 +99,28 @@ class HttpTransport:
             return unpack(header.get("value"), parts)
         raise _refusal(response, f"{self.client.base}api/engine/{method}")
 
-    def _send(self, method: str, body: bytes) -> Any:
+    def _send(self, method: str, body: bytes) -> Answer:
         """POST ``body``, trying again (for RETRY_SECONDS) while the server is away or busy."""
-        import requests
-
         url = f"{self.client.base}api/engine/{method}"
         deadline = time.monotonic() + RETRY_SECONDS
         pause = 0.1
         attempt = 0
         while True:
             attempt += 1
+            headers = {"Content-Type": FRAME_TYPE, ATTEMPT_HEADER: str(attempt)}
             try:
-                response = self.client.send(
-                    "POST",
-                    url,
-                    data=body,
-                    headers={"Content-Type": FRAME_TYPE, ATTEMPT_HEADER: str(attempt)},
-                    timeout=(5.0, LONG_POLL + 30.0),
+                response = self.connections.post(
+                    f"api/engine/{method}", body, headers, (5.0, LONG_POLL + 30.0)
                 )
-            except requests.exceptions.SSLError as exc:
+            except CertificateRefused as exc:
                 raise CloudException(
                     f"the HTTPS certificate of {self.client.base} was not accepted ({exc}); "
                     "set server_ca_file to the CA that signed it"
                 ) from None
-            except requests.RequestException as exc:
+            except Unreachable as exc:
                 problem: Any = exc
-                wait = pause
+                # a kept connection the server closed while idle: a new one at once
+                wait = 0.0 if exc.reused and attempt == 1 else pause
             else:
                 if response.status_code not in _RETRIED:
                     return response
@@ -136,9 +134,11 @@ class HttpTransport:
                     f"(tried for {RETRY_SECONDS:g} s): {problem}"
                 ) from None
             time.sleep(wait)
-            pause = min(2 * pause, MAX_PAUSE)
+            if wait:
+                pause = min(2 * pause, MAX_PAUSE)
 
     def close(self) -> None:
+        self.connections.close()
         self.client.close()
 
 
