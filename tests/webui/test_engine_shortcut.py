@@ -16,6 +16,7 @@ def test_an_engine_call_skips_the_page_middleware():
     assert "authentication required" in engine.json()["error_msg"]
     assert "X-Frame-Options" in page_api.headers  # the full chain's clickjacking header
     assert "X-Frame-Options" not in engine.headers
+    assert engine.headers["Content-Length"] == str(len(engine.content))
 
 
 def test_an_engine_call_is_still_sent_to_https(settings):

@@ -2,8 +2,8 @@
 pages need. Such a call authenticates by HTTP Basic, carries no cookie and is exempt from CSRF
 (webui.api.auth), so sessions, CSRF, the auth and message middleware and WhiteNoise do nothing
 for it but cost each call; B1 over HTTP is two of them. What comes before this middleware in
-MIDDLEWARE (SecurityMiddleware: the HTTPS redirect and HSTS) still applies, and the Host header
-is still checked against ALLOWED_HOSTS."""
+MIDDLEWARE (SecurityMiddleware: the HTTPS redirect and HSTS) still applies, the Host header
+is still checked against ALLOWED_HOSTS, and the answer has its Content-Length."""
 
 from __future__ import annotations
 
@@ -28,4 +28,8 @@ class EngineCallsShortcut:
         request.get_host()  # DisallowedHost (a 400) for a host not in ALLOWED_HOSTS
         match = resolve(request.path_info)
         request.resolver_match = match
-        return match.func(request, *match.args, **match.kwargs)
+        response = match.func(request, *match.args, **match.kwargs)
+        # as CommonMiddleware would: without it, the answer goes chunked, read in more steps
+        if not response.streaming and not response.has_header("Content-Length"):
+            response.headers["Content-Length"] = str(len(response.content))
+        return response
