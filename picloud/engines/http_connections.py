@@ -19,9 +19,12 @@ import ssl
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
 
+import requests
+from requests.utils import select_proxy
 from urllib3.util.wait import wait_for_read
 
 from picloud.http import ApiClient
@@ -37,7 +40,7 @@ class Answer:
     """The server's answer: status, headers (looked up case-insensitively) and body."""
 
     status_code: int
-    headers: Mapping[str, str]
+    headers: Message | Mapping[str, str]  # http.client's, or requests' when proxied
     content: bytes
 
     def json(self) -> Any:
@@ -68,7 +71,7 @@ class Connections:
         self._host = parts.hostname or "localhost"
         self._port = parts.port or (443 if self._https else 80)
         self._path = parts.path or "/"
-        self._proxied = bool(client.session.proxies.get(parts.scheme))
+        self._proxied = select_proxy(client.base, client.session.proxies) is not None
         self._tls = _tls_context(client.session.verify) if self._https else None
         session = client.session
         self._headers = {k: v for k, v in session.headers.items() if k.lower() not in _DROPPED}
@@ -142,8 +145,6 @@ class Connections:
     def _post_by_requests(
         self, path: str, body: bytes, headers: dict[str, str], timeout: tuple[float, float]
     ) -> Answer:
-        import requests
-
         try:
             response = self.client.send(
                 "POST", self.client.base + path, data=body, headers=headers, timeout=timeout

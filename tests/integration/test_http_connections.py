@@ -1,7 +1,8 @@
 """The HTTP engine's kept-alive connections (picloud.engines.http_connections) against the real
 server (gunicorn, which closes a connection idle for 2 s): a connection is reused while open,
 one the server closed is not, a call on one the server closed unseen is tried again at once on
-a new one, and a proxy setting sends the requests by ``requests``."""
+a new one, and a proxy (the setting, or the environment's) sends the requests by
+``requests``."""
 
 from __future__ import annotations
 
@@ -71,8 +72,13 @@ def test_a_call_on_a_connection_closed_unseen_is_tried_again_at_once(web, monkey
         engine.close()
 
 
-def test_a_proxy_setting_sends_the_requests_by_requests(web, monkeypatch):
-    with picloud_env(proxy_server="127.0.0.1:9"):
+@pytest.mark.parametrize("how", ["proxy_server", "ALL_PROXY"])
+def test_a_proxy_sends_the_requests_by_requests(web, monkeypatch, how):
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    if how == "ALL_PROXY":
+        monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")
+    with picloud_env(proxy_server="127.0.0.1:9" if how == "proxy_server" else ""):
         client = ApiClient(web.url, TEST_API_KEY, TEST_SECRET)
     connections = Connections(client)
     sent: list[str] = []
