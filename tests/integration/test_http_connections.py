@@ -1,8 +1,8 @@
 """The HTTP engine's kept-alive connections (picloud.engines.http_connections) against the real
 server (gunicorn, which closes a connection idle for 2 s): a connection is reused while open,
-one the server closed is not, a call on one the server closed unseen is tried again at once on
-a new one, and a proxy (the setting, or the environment's) sends the requests by
-``requests``."""
+one the server closed is not (nor any with ``http_close``), a call on one the server closed
+unseen is tried again at once on a new one, and a proxy (the setting, or the environment's)
+sends the requests by ``requests``."""
 
 from __future__ import annotations
 
@@ -41,6 +41,17 @@ def test_an_open_connection_is_reused_and_one_the_server_closed_is_not(web):
         (second,) = connections._idle
         assert second is not first
         assert first.sock is None  # closed, not left open
+    finally:
+        connections.close()
+
+
+def test_http_close_keeps_no_connection_open(web):
+    with picloud_env(http_close="1"):
+        connections = Connections(ApiClient(web.url, TEST_API_KEY, TEST_SECRET))
+    try:
+        assert _statuses(connections).status_code == 200
+        assert _statuses(connections).status_code == 200
+        assert connections._idle == []
     finally:
         connections.close()
 
