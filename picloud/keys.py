@@ -21,6 +21,9 @@ REAPER_LOCK = PREFIX + "reaper"
 POOL_HEARTBEATS = PREFIX + "pools"
 #: Hash: "<queue> <celery node name>" -> last time (unix) that worker said it was alive.
 WORKER_HEARTBEATS = PREFIX + "workers"
+#: Hash: "<queue> <celery node name>" -> the most pool processes that worker runs (its
+#: concurrency, or its autoscale maximum); a map is cut into chunks for their sum.
+POOL_PROCESSES = PREFIX + "processes"
 #: The owner argument that lets the admin (web UI) act on every key's jobs.
 ANY_OWNER = "*"
 

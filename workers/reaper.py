@@ -36,6 +36,7 @@ class Reaper:
         queues: list[str],
         node: str | None = None,
         pool_pids: Callable[[], list[int]] = list,
+        processes: int = 0,
     ) -> None:
         self.queues = queues
         self.name = f"{socket.gethostname()}:{threading.get_native_id()}"
@@ -43,6 +44,8 @@ class Reaper:
         self.node = node or self.name
         #: this worker's pool processes, whose chunks' leases it renews
         self.pool_pids = pool_pids
+        #: the most pool processes this worker runs (0: not said)
+        self.processes = processes
         self._stop = threading.Event()
         self._run_id: str | None = None
         #: no sweep before this (monotonic): after a Redis restart, live workers renew first
@@ -113,6 +116,8 @@ class Reaper:
         pipe.hset(keys.POOL_HEARTBEATS, mapping={queue: now for queue in self.queues})
         mine = {f"{queue} {self.node}": now for queue in self.queues}
         pipe.hset(keys.WORKER_HEARTBEATS, mapping=mine)
+        if self.processes:
+            pipe.hset(keys.POOL_PROCESSES, mapping=dict.fromkeys(mine, self.processes))
         if time.monotonic() < self._next_stale_check:
             pipe.execute()
             return
@@ -121,7 +126,10 @@ class Reaper:
         seen = pipe.execute()[-1]
         stale = [field for field, last in seen.items() if now - float(last) > WORKER_HEARTBEAT_TTL]
         if stale:
-            client.hdel(keys.WORKER_HEARTBEATS, *stale)
+            pipe = client.pipeline(transaction=False)
+            pipe.hdel(keys.WORKER_HEARTBEATS, *stale)
+            pipe.hdel(keys.POOL_PROCESSES, *stale)
+            pipe.execute()
 
     def sweep(self, client: redis.Redis) -> int:
         """Hand on the jobs of every expired lease; return how many chunks. (A worker holds

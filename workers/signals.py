@@ -79,7 +79,9 @@ def start_reaper(sender: Any = None, **_: Any) -> None:
     global _reaper
     queues = _queues(sender.app)
     lost.watch(sender.hostname)
-    _reaper = Reaper(queues, sender.hostname, getattr(sender.pool, "pids", list))
+    worker = sender.controller  # the WorkController (the sender is its Consumer)
+    processes = getattr(worker, "max_concurrency", None) or worker.concurrency
+    _reaper = Reaper(queues, sender.hostname, getattr(sender.pool, "pids", list), processes)
     _reaper.start()
     # processes forked from now on start knowing the newest trust records
     Listener(broker.client(broker.broker_url()), {keys.TRUST_CHANNEL: trust().learn})

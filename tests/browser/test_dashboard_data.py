@@ -51,14 +51,17 @@ def test_queues_depths_workers_and_heartbeats(broker: redis.Redis) -> None:
     assert found["c2"].description == "2.5 compute units, 800 MB per job"
 
 
-def test_reaper_beat_names_its_worker_and_drops_old_ones(broker: redis.Redis) -> None:
+def test_reaper_beat_names_worker_and_processes_and_drops_old_ones(broker: redis.Redis) -> None:
     beat(broker, "c2", "c2@gone", age=WORKER_HEARTBEAT_TTL + 1)
     beat(broker, "c2", "c2@quiet", age=WORKER_HEARTBEAT_TTL - 20)
+    broker.hset(keys.POOL_PROCESSES, mapping={"c2 c2@gone": 4, "c2 c2@quiet": 1})
 
-    Reaper(["c1", "c1.myenv"], "c1@box").beat(broker)
+    Reaper(["c1", "c1.myenv"], "c1@box", processes=3).beat(broker)
 
     fields = {k.decode() for k in broker.hkeys(keys.WORKER_HEARTBEATS)}
     assert fields == {"c1 c1@box", "c1.myenv c1@box", "c2 c2@quiet"}
+    processes = {k.decode(): int(v) for k, v in broker.hgetall(keys.POOL_PROCESSES).items()}
+    assert processes == {"c1 c1@box": 3, "c1.myenv c1@box": 3, "c2 c2@quiet": 1}
     assert {k.decode() for k in broker.hkeys(keys.POOL_HEARTBEATS)} >= {"c1", "c1.myenv"}
     found = by_queue(pools.read_queues(broker))
     assert found["c1"].workers == ["c1@box"] and found["c1.myenv"].workers == ["c1@box"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -62,6 +63,23 @@ def test_info_names_the_queue_and_worker_that_ran_the_job(client, cluster):
     env_job = client.call(jf.square, 2, _type="c2", _env="base")
     assert client.result(env_job, timeout=30) == 4
     assert client.info(env_job, "queue")[env_job]["queue"] == "c2.base"
+
+
+def test_a_map_is_cut_for_the_processes_its_pool_runs(cluster):
+    """The session's c1 worker runs 2 processes and says so with its heartbeat: a client's
+    first submission learns it, and its maps are cut in halving pairs of chunks for them."""
+    client = Cloud(keyed_engine(cluster.url), lambda: "cluster")
+    try:
+        assert client.result(client.call(jf.square, 2, _type="c1"), timeout=30) == 4
+        jids = client.map(jf.square, range(60), _type="c1")
+        assert client.result(jids, timeout=60) == [i * i for i in range(60)]
+        redis_client = redis.Redis.from_url(cluster.url)
+        chunks = [redis_client.hget(keys.job(j), "chunk") for j in jids]
+        redis_client.close()
+        sizes = [len(list(run)) for _, run in itertools.groupby(chunks)]
+        assert sizes == [15, 15, 8, 8, 4, 4, 2, 2, 1, 1]
+    finally:
+        client.close()
 
 
 def _started(client: Cloud, gate: jf.Gate, **options: object) -> int:

@@ -17,15 +17,30 @@ from picloud.sandbox.channel import Channel
 from workers.blobs import Blobs
 
 
-@pytest.mark.parametrize("n", [0, 1, 31, 32, 33, 60, 64, 100, 600, 6000, 10_000, 100_000])
-def test_chunk_sizes_cover_the_map_and_end_in_halving_chunks(n: int) -> None:
-    sizes = chunk_sizes(n)
+def _makespan(sizes: list[int], processes: int) -> int:
+    """Jobs of equal length the busiest of ``processes`` runs, each taking the next chunk
+    as soon as it is free."""
+    ends = [0] * processes
+    for size in sizes:
+        ends[ends.index(min(ends))] += size
+    return max(ends)
+
+
+@pytest.mark.parametrize("processes", [1, 2, 3, 8, 16, 64])
+@pytest.mark.parametrize("n", [0, 1, 5, 31, 32, 33, 60, 64, 100, 600, 6000, 10_000, 100_000])
+def test_chunk_sizes_cover_the_map_and_let_the_processes_end_together(n, processes) -> None:
+    sizes = chunk_sizes(n, processes)
     assert sum(sizes) == n and all(1 <= s <= MAX_CHUNK for s in sizes)
-    if n >= 64:  # chunks of more than one job: the last ones shrink down to one
-        assert sizes[-1] == 1 and sizes[-4:] == sorted(sizes[-4:], reverse=True)
-        assert len(sizes) <= -(-n // sizes[0]) + 9
-    else:
-        assert sizes == [1] * n
+    assert sizes == sorted(sizes, reverse=True)
+    assert _makespan(sizes, processes) <= -(-n // processes) + 1  # none waits on another
+    if n <= 2 * processes:
+        assert sizes == [1] * n  # a small map is spread one job a chunk
+    else:  # few messages: about log2(MAX_CHUNK) rounds of ever smaller chunks at the end
+        assert len(sizes) <= -(-n // MAX_CHUNK) + processes * 10
+
+
+def test_a_map_on_two_processes_is_cut_in_halving_pairs() -> None:
+    assert chunk_sizes(60, 2) == [15, 15, 8, 8, 4, 4, 2, 2, 1, 1]
 
 
 def test_a_large_frame_arrives_whole_and_small_ones_around_it_too() -> None:

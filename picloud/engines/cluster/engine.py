@@ -34,6 +34,9 @@ _MISSING = ord("-")
 _DONE = ord("d")
 #: Largest number of jobs in one chunk (one message).
 MAX_CHUNK = 256
+#: Pool processes a map is cut for while its pool's own count is not known (keys.POOL_PROCESSES,
+#: read with the pool's heartbeat: a client's first submission to a queue goes before it).
+DEFAULT_PROCESSES = 16
 #: Commands per pipeline when reading many jobs.
 READ_BATCH = 2000
 #: How many of this client's latest submissions ``wait`` trusts to announce their end.
@@ -57,19 +60,21 @@ def _as_args(jids: Sequence[int]) -> Sequence[int | str]:
     return jids
 
 
-def chunk_sizes(n: int) -> list[int]:
-    """Jobs per message, in order: one each for small maps (spread over workers), else chunks
-    of up to MAX_CHUNK whose last ones halve down to one job, so that workers finishing the
-    map at different times share its end instead of one waiting on another's last chunk."""
-    size = max(1, min(MAX_CHUNK, n // 32))
-    tail: list[int] = []
-    part = size // 2
-    while part >= 1 and n - sum(tail) > size:
-        tail.append(part)
-        part //= 2
-    left = n - sum(tail)
-    uniform = [size] * (left // size) + ([left % size] if left % size else [])
-    return uniform + tail
+def chunk_sizes(n: int, processes: int = DEFAULT_PROCESSES) -> list[int]:
+    """Jobs per message, in order, cut by factoring (Hummel, Schonberg and Flynn, 1992): each
+    round cuts ``processes`` chunks that together hold about half the jobs left, each of at
+    most MAX_CHUNK jobs and at least one. The pool's processes take the large first chunks,
+    few messages for a long map, and share its end in ever smaller ones, so that none waits
+    on another's last chunk; a map of up to ``2 * processes`` jobs goes one job a chunk."""
+    processes = max(1, processes)
+    sizes: list[int] = []
+    left = n
+    while left > 0:
+        size = max(1, min(MAX_CHUNK, -(-left // (2 * processes))))
+        for _ in range(min(processes, -(-left // size))):
+            sizes.append(min(size, left))
+            left -= sizes[-1]
+    return sizes
 
 
 def take_jids(client: redis.Redis, block: range, n: int, size: int) -> tuple[int, range]:
@@ -132,6 +137,8 @@ class ClusterEngine:
         self._recent: list[range] = []
         #: queue -> until when (monotonic) its last heartbeat read keeps it served
         self._served: dict[str, float] = {}
+        #: pool processes per queue, as the pool's workers said (keys.POOL_PROCESSES)
+        self._processes: dict[str, int] = {}
         self._own = Submitted()
 
     @contextlib.contextmanager
@@ -171,7 +178,9 @@ class ClusterEngine:
         served_at = None if self._served.get(queue, 0.0) > time.monotonic() else len(pipe)
         if served_at is not None:
             pipe.hget(keys.POOL_HEARTBEATS, queue)
-        chunk_args, stored_apart = self._chunks(pipe, spec, submission.args_blobs, start)
+            pipe.hgetall(keys.POOL_PROCESSES)
+        processes = self._processes.get(queue, DEFAULT_PROCESSES)
+        chunk_args, stored_apart = self._chunks(pipe, spec, submission.args_blobs, start, processes)
         deps = options.depends_on
         scripts.queue(
             pipe,
@@ -204,7 +213,7 @@ class ClusterEngine:
             self._jids = give_back(self._jids, start, n)  # nothing was made: still free
             raise CloudException(f"This dependency does not exist: job {int(outcome[1])}")
         if served_at is not None:
-            self._note_served(queue, replies[served_at])
+            self._note_served(queue, replies[served_at], replies[served_at + 1])
         jids = range(start, start + n)
         self._own.add(jids)
         self._recent.append(jids)
@@ -212,15 +221,21 @@ class ClusterEngine:
         return jids
 
     def _chunks(
-        self, pipe: Any, spec: dict[str, Any], blobs: Sequence[bytes], start: int
+        self,
+        pipe: Any,
+        spec: dict[str, Any],
+        blobs: Sequence[bytes],
+        start: int,
+        processes: int,
     ) -> tuple[list[Any], list[str]]:
-        """submit.lua's arguments for each chunk of a submission starting at jid ``start``
-        (count, signed message, chunk id, the payload when small), and the keys of the
-        payloads stored apart, which ``pipe`` SETs (large ones: not copied through Lua)."""
+        """submit.lua's arguments for each chunk of a submission starting at jid ``start``, cut
+        for ``processes`` (count, signed message, chunk id, the payload when small), and the
+        keys of the payloads stored apart, which ``pipe`` SETs (large ones: not copied through
+        Lua)."""
         chunk_args: list[Any] = []
         stored_apart: list[str] = []
         offset = 0
-        for size in chunk_sizes(len(blobs)):
+        for size in chunk_sizes(len(blobs), processes):
             part = blobs[offset : offset + size]
             chunk_id = f"{self.client_id}.{next(self._chunk_ids)}"
             payload = pickle.dumps(list(part), 5)
@@ -239,9 +254,15 @@ class ClusterEngine:
             offset += size
         return chunk_args, stored_apart
 
-    def _note_served(self, queue: str, last_seen: bytes | None) -> None:
+    def _note_served(
+        self, queue: str, last_seen: bytes | None, processes: dict[bytes, bytes]
+    ) -> None:
         """Warn if no worker serves ``queue``; else skip the check for as long as the heartbeat
-        read keeps the pool served."""
+        read keeps the pool served, and cut maps for the processes its workers run."""
+        prefix = f"{queue} ".encode()
+        counted = sum(int(n) for field, n in processes.items() if field.startswith(prefix))
+        if counted:
+            self._processes[queue] = counted
         if not pool_served(last_seen):
             warnings.warn(NoWorkerWarning(queue), stacklevel=5)
             return
