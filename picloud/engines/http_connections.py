@@ -162,6 +162,10 @@ class Connections:
         for connection in idle:
             connection.close()
 
+    def __del__(self) -> None:  # dropped without close(): no socket is left open
+        if getattr(self, "_idle", None):
+            self.close()
+
 
 def _tls_context(verify: bool | str) -> ssl.SSLContext:
     """The TLS settings requests would use for ``verify`` (True: certifi's CA bundle, as

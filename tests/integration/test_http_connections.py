@@ -6,7 +6,9 @@ sends the requests by ``requests``."""
 
 from __future__ import annotations
 
+import gc
 import time
+import warnings
 from typing import Any
 
 import pytest
@@ -102,3 +104,13 @@ def test_a_proxy_sends_the_requests_by_requests(web, monkeypatch, how):
     with pytest.raises(Unreachable, match="no proxy listens"):
         _statuses(connections)
     assert sent == [f"{client.base}api/engine/statuses"]
+
+
+def test_connections_dropped_unclosed_leave_no_socket_open(web):
+    connections = Connections(ApiClient(web.url, TEST_API_KEY, TEST_SECRET))
+    assert _statuses(connections).status_code == 200
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        del connections
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
