@@ -109,19 +109,19 @@ class Reaper:
 
     def beat(self, client: redis.Redis) -> None:
         """Say that this worker serves its queues, per pool and per worker; every half
-        WORKER_HEARTBEAT_TTL, drop the worker fields not renewed for that long (a worker gone
-        for good)."""
+        WORKER_HEARTBEAT_TTL, say its processes again and drop the worker fields not renewed
+        for that long (a worker gone for good)."""
         now = time.time()
         pipe = client.pipeline(transaction=False)
         pipe.hset(keys.POOL_HEARTBEATS, mapping={queue: now for queue in self.queues})
         mine = {f"{queue} {self.node}": now for queue in self.queues}
         pipe.hset(keys.WORKER_HEARTBEATS, mapping=mine)
-        if self.processes:
-            pipe.hset(keys.POOL_PROCESSES, mapping=dict.fromkeys(mine, self.processes))
         if time.monotonic() < self._next_stale_check:
             pipe.execute()
             return
         self._next_stale_check = time.monotonic() + WORKER_HEARTBEAT_TTL / 2
+        if self.processes:  # seldom changes: said at the first beat, then with each check
+            pipe.hset(keys.POOL_PROCESSES, mapping=dict.fromkeys(mine, self.processes))
         pipe.hgetall(keys.WORKER_HEARTBEATS)
         seen = pipe.execute()[-1]
         stale = [field for field, last in seen.items() if now - float(last) > WORKER_HEARTBEAT_TTL]
