@@ -87,8 +87,11 @@ class Connections:
         """POST ``body`` to ``path`` (relative to the server's URL)."""
         if self._proxied:
             return self._post_by_requests(path, body, headers, timeout)
-        connection, reused = self._connection(timeout)
+        connection, reused = self._connection(timeout[0])
         try:
+            if not reused:
+                connection.connect()
+            connection.sock.settimeout(timeout[1])
             connection.request("POST", self._path + path, body, {**self._headers, **headers})
             response = connection.getresponse()
             answer = Answer(response.status, response.headers, response.read())
@@ -104,29 +107,18 @@ class Connections:
             self._keep(connection)
         return answer
 
-    def _connection(self, timeout: tuple[float, float]) -> tuple[http.client.HTTPConnection, bool]:
-        """An idle connection still open, else a new one; and whether it was kept."""
+    def _connection(self, connect_timeout: float) -> tuple[http.client.HTTPConnection, bool]:
+        """An idle connection still open, else a new one (not yet connected); and whether it
+        was kept."""
         while True:
             with self._lock:
                 connection = self._idle.pop() if self._idle else None
             if connection is None:
-                break
+                return self._open(connect_timeout), False
             # an idle HTTP/1.1 connection with something to read: the server closed it
             if connection.sock is not None and not wait_for_read(connection.sock, timeout=0.0):
-                connection.sock.settimeout(timeout[1])
                 return connection, True
             connection.close()
-        connection = self._open(timeout[0])
-        try:
-            connection.connect()
-        except ssl.SSLError as exc:
-            connection.close()
-            raise CertificateRefused(exc) from None
-        except OSError as exc:
-            connection.close()
-            raise Unreachable(exc) from None
-        connection.sock.settimeout(timeout[1])
-        return connection, False
 
     def _open(self, connect_timeout: float) -> http.client.HTTPConnection:
         if self._tls is not None:
